@@ -1,0 +1,222 @@
+"""`SpikingNeuron`: the time loop, state and options shared by every neuron."""
+
+import keras
+from keras import ops
+
+from keras_snnkd import surrogates
+from keras_snnkd.neurons import dynamics
+from keras_snnkd.validation import (
+    check_choice,
+    check_float_dtype,
+    check_number,
+    check_time_major_shape,
+)
+
+
+class SpikingNeuron(keras.layers.Layer):
+    """Base layer for spiking neurons over ``(batch, time, ...features)``.
+
+    Subclasses define the charge (leak and integration) in `charge`; this
+    class runs the loop over time, fires through the surrogate and resets.
+    Every call starts from the resting state, so no state survives between
+    calls (batches never leak into each other).
+
+    Args:
+        threshold: positive float, the firing threshold ``theta``.
+        reset: ``"subtract"`` (soft reset, ``v -= theta`` after a spike),
+            ``"zero"`` (hard reset to ``v_reset``) or ``"none"``.
+        v_reset: the hard-reset potential; only with ``reset="zero"``, where
+            it is also the resting and initial potential. Must be below
+            ``threshold``.
+        surrogate: a surrogate name, `keras_snnkd.surrogates.Surrogate` or
+            callable (see `keras_snnkd.surrogates.get`).
+        detach_reset: if True, no gradient flows through the reset.
+        trainable_threshold: if True, ``theta`` is a trainable scalar weight
+            initialised to ``threshold``.
+        threshold_inclusive: fire on ``h >= theta`` (SpikingJelly) instead of
+            ``h > theta`` (default, snnTorch).
+        reset_delay: apply the reset one step late, decided by the previous
+            membrane, as snnTorch does (see `keras_snnkd.neurons.dynamics`).
+        return_membrane: if True, return ``(spikes, membrane)`` where
+            ``membrane`` is the state after each step (post reset), shaped like
+            the spikes.
+        unroll: True unrolls the time loop (static ``T`` only), False uses
+            ``keras.ops.scan``; None (default) unrolls when ``T`` is static.
+        **kwargs: standard `keras.layers.Layer` arguments (name, dtype...).
+
+    Call arguments:
+        inputs: float tensor ``(batch, time, ...features)``: input currents.
+
+    Returns:
+        Spikes (0/1 in the compute dtype) with the shape of ``inputs``, or a
+        tuple ``(spikes, membrane)`` when ``return_membrane=True``.
+    """
+
+    def __init__(self, threshold=1.0, reset="subtract", v_reset=0.0,
+                 surrogate="arctan", detach_reset=False, trainable_threshold=False,
+                 threshold_inclusive=False, reset_delay=False,
+                 return_membrane=False, unroll=None, **kwargs):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.threshold = check_number(owner, "threshold", threshold, low=0)
+        self.reset = check_choice(owner, "reset", reset, dynamics.RESETS)
+        self.v_reset = check_number(owner, "v_reset", v_reset)
+        if self.reset != "zero" and self.v_reset != 0.0:
+            raise ValueError(
+                f"{owner}: `v_reset` applies only to reset='zero'; got "
+                f"v_reset={v_reset!r} with reset={reset!r}."
+            )
+        if self.v_reset >= self.threshold:
+            raise ValueError(
+                f"{owner}: `v_reset` must be below `threshold`; got "
+                f"v_reset={v_reset!r}, threshold={threshold!r}."
+            )
+        if reset_delay and self.v_reset != 0.0:
+            raise ValueError(
+                f"{owner}: `reset_delay=True` (snnTorch order) resets to zero "
+                f"only; got v_reset={v_reset!r}."
+            )
+        self.surrogate = surrogates.get(surrogate)
+        for name, flag in (("detach_reset", detach_reset),
+                           ("trainable_threshold", trainable_threshold),
+                           ("threshold_inclusive", threshold_inclusive),
+                           ("reset_delay", reset_delay),
+                           ("return_membrane", return_membrane)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{owner}: `{name}` must be a bool, got {flag!r}.")
+        if unroll is not None and not isinstance(unroll, bool):
+            raise TypeError(f"{owner}: `unroll` must be None or a bool, got {unroll!r}.")
+        self.detach_reset = detach_reset
+        self.trainable_threshold = trainable_threshold
+        self.threshold_inclusive = threshold_inclusive
+        self.reset_delay = reset_delay
+        self.return_membrane = return_membrane
+        self.unroll = unroll
+        self.threshold_weight = None
+
+    # -- subclass hooks -------------------------------------------------
+    def charge(self, v, x):
+        """Returns the membrane ``h`` after integrating ``x`` into ``v``.
+
+        Subclasses override this; it is called once per time step with
+        tensors in the compute dtype. Per-call constants (e.g. a decay
+        computed from a trainable weight) can be prepared in `prepare`.
+        """
+        raise NotImplementedError
+
+    def prepare(self):
+        """Called once per `call` before the time loop (e.g. to compute a
+        decay from a weight). The default does nothing."""
+
+    @property
+    def resting_potential(self):
+        """The potential the membrane starts at (and leaks to): ``v_reset``
+        for a hard reset, 0 otherwise."""
+        return self.v_reset if self.reset == "zero" else 0.0
+
+    # -- Keras API ------------------------------------------------------
+    def build(self, input_shape):
+        check_time_major_shape(type(self).__name__, input_shape)
+        if self.trainable_threshold:
+            self.threshold_weight = self.add_weight(
+                name="threshold",
+                shape=(),
+                initializer=keras.initializers.Constant(self.threshold),
+                trainable=True,
+            )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape, input_shape) if self.return_membrane else input_shape
+
+    def compute_output_spec(self, inputs):
+        check_float_dtype(type(self).__name__, inputs.dtype)
+        check_time_major_shape(type(self).__name__, inputs.shape)
+        spec = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if self.return_membrane:
+            return spec, keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        return spec
+
+    def call(self, inputs):
+        owner = type(self).__name__
+        check_float_dtype(owner, inputs.dtype)
+        check_time_major_shape(owner, inputs.shape)
+        self.prepare()
+        threshold = (
+            ops.cast(self.threshold_weight, inputs.dtype)
+            if self.threshold_weight is not None
+            else self.threshold
+        )
+
+        def step(v, x):
+            return dynamics.neuron_step(
+                self.charge, x, v,
+                threshold=threshold,
+                surrogate=self.surrogate,
+                reset=self.reset,
+                v_reset=self.v_reset,
+                detach_reset=self.detach_reset,
+                inclusive=self.threshold_inclusive,
+                reset_delay=self.reset_delay,
+            )
+
+        timesteps = inputs.shape[1]
+        unroll = self.unroll if self.unroll is not None else timesteps is not None
+        if unroll and timesteps is None:
+            raise ValueError(
+                f"{owner}: `unroll=True` needs a static number of time steps; "
+                f"got inputs of shape {tuple(inputs.shape)}."
+            )
+        if unroll:
+            spikes, membranes = self._unrolled(step, inputs, timesteps)
+        else:
+            spikes, membranes = self._scanned(step, inputs)
+        return (spikes, membranes) if self.return_membrane else spikes
+
+    def _initial_state(self, x0):
+        rest = self.resting_potential
+        return ops.zeros_like(x0) if rest == 0.0 else ops.full_like(x0, rest)
+
+    def _unrolled(self, step, inputs, timesteps):
+        v = None
+        spikes, membranes = [], []
+        for t in range(timesteps):
+            x = inputs[:, t]
+            if v is None:
+                v = self._initial_state(x)
+            s, v = step(v, x)
+            spikes.append(s)
+            if self.return_membrane:
+                membranes.append(v)
+        stack = lambda seq: ops.stack(seq, axis=1) if seq else None
+        return stack(spikes), stack(membranes)
+
+    def _scanned(self, step, inputs):
+        xs = ops.moveaxis(inputs, 1, 0)
+
+        def body(carry, x):
+            s, v = step(carry[0], x)
+            # Keras's TensorFlow scan needs outputs shaped like the carry, so
+            # the carry holds (membrane, last spikes) and the output (spikes,
+            # membrane).
+            return (v, s), (s, v)
+
+        v0 = self._initial_state(xs[0])
+        _, (spikes, membranes) = ops.scan(body, (v0, ops.zeros_like(v0)), xs)
+        spikes = ops.moveaxis(spikes, 0, 1)
+        return spikes, ops.moveaxis(membranes, 0, 1) if self.return_membrane else None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            threshold=self.threshold,
+            reset=self.reset,
+            v_reset=self.v_reset,
+            surrogate=surrogates.serialize(self.surrogate),
+            detach_reset=self.detach_reset,
+            trainable_threshold=self.trainable_threshold,
+            threshold_inclusive=self.threshold_inclusive,
+            reset_delay=self.reset_delay,
+            return_membrane=self.return_membrane,
+            unroll=self.unroll,
+        )
+        return config

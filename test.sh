@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole test suite once per Keras backend; fails if any backend fails.
+#   ./test.sh [pytest args...]      e.g. ./test.sh -k neurons
+set -uo pipefail
+cd "$(dirname "$0")"
+python=.venv/bin/python
+[ -x "$python" ] || python=python3
+failed=()
+for backend in tensorflow jax torch; do
+    echo "=== KERAS_BACKEND=$backend ==="
+    start=$(date +%s)
+    KERAS_BACKEND=$backend "$python" -m pytest -q -p no:cacheprovider "$@" || failed+=("$backend")
+    echo "=== $backend: $(( $(date +%s) - start )) s ==="
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED on: ${failed[*]}"
+    exit 1
+fi
+echo "All backends passed."
