@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs keras_snnkd with all three backends into ./.venv (created if missing).
 #   ./install.sh         library + TensorFlow, JAX, PyTorch (CPU) + offline data + export tools
-#   ./install.sh test    the same plus the test tools and the peer libraries
+#   ./install.sh test    the same plus the test tools, the peer libraries and the docs tools
 # Needs only Python >= 3.10. PyTorch's CPU build is pinned first: a bare `torch`
 # requirement with no torch installed pulls several GB of CUDA packages.
 set -euo pipefail
@@ -13,7 +13,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0"
 extras="all"
 if [ "${1:-}" = "test" ]; then
-    extras="all,test"
+    extras="all,test,docs"
 fi
 "${pip[@]}" -e ".[${extras}]"
 if [ "${1:-}" = "test" ]; then

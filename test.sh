@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite once per Keras backend; fails if any backend fails.
+# Runs the whole test suite once per Keras backend, then builds the docs (strict);
+# fails if any backend or the docs build fails.
 #   ./test.sh [pytest args...]      e.g. ./test.sh -k neurons
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +13,10 @@ for backend in tensorflow jax torch; do
     KERAS_BACKEND=$backend "$python" -m pytest -q -p no:cacheprovider "$@" || failed+=("$backend")
     echo "=== $backend: $(( $(date +%s) - start )) s ==="
 done
+echo "=== docs: mkdocs build --strict ==="
+site=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 "$python" -m mkdocs build --strict --quiet -d "$site" || failed+=("docs")
+rm -rf "$site"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED on: ${failed[*]}"
     exit 1

@@ -23,7 +23,9 @@ def reference_snn(timesteps=4, input_shape=(28, 28, 1), num_classes=10, beta=0.9
         timesteps: number of time steps ``T``.
         input_shape: image shape ``(H, W, C)``.
         num_classes: number of output logits.
-        beta, threshold, surrogate: LIF parameters (soft reset).
+        beta: LIF decay factor.
+        threshold: LIF firing threshold (soft reset).
+        surrogate: surrogate gradient of the LIF neurons.
         name: model name.
 
     Returns:
@@ -90,7 +92,9 @@ def dense_snn(timesteps=4, input_shape=(28, 28, 1), hidden=(128,), num_classes=1
         input_shape: input shape without batch.
         hidden: sizes of the spiking hidden layers.
         num_classes: number of output logits.
-        beta, threshold, surrogate: LIF parameters.
+        beta: LIF decay factor.
+        threshold: LIF firing threshold.
+        surrogate: surrogate gradient of the LIF neurons.
         name: model name.
 
     Example:

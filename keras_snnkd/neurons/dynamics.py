@@ -61,11 +61,16 @@ def neuron_step(charge, x, v, *, threshold, surrogate, reset, v_reset,
         charge: callable ``(v, x) -> h`` (the neuron's leak and integration).
         x: input current of this step, ``(batch, ...)``.
         v: membrane after the previous step.
+        threshold: firing threshold (float or scalar tensor).
+        surrogate: the `keras_snnkd.surrogates.Surrogate` used to fire.
+        reset: one of `RESETS`.
+        v_reset: hard-reset potential.
+        detach_reset: if True the reset carries no gradient through the spike.
+        inclusive: fire on ``h >= threshold`` instead of ``h > threshold``.
         reset_delay: False for charge-fire-reset in one step (SpikingJelly,
             this library's default); True for snnTorch's order, where the
             reset comes from the previous membrane (always detached) and the
             returned membrane is the one that was compared to the threshold.
-        Other args: see `fire` and `reset_membrane`.
     """
     if not reset_delay:
         h = charge(v, x)
