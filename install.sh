@@ -21,5 +21,8 @@ if [ "${1:-}" = "test" ]; then
     # replace the CPU torch with a CUDA build; its activation_based modules
     # need only what the test extra already installed.
     "${pip[@]}" --no-deps "spikingjelly>=0.0.0.0.14"
+    # syops-counter (the peer operation counter of benchmarks/cost_vs_peer.py)
+    # declares a bare torch requirement too.
+    "${pip[@]}" --no-deps "syops==0.0.5" progress
 fi
 echo "keras_snnkd installed in $(pwd)/.venv"

@@ -5,7 +5,7 @@ import numpy as np
 
 from keras_snnkd.neurons import SpikingNeuron
 
-__all__ = ["spiking_layers", "firing_rates"]
+__all__ = ["spiking_layers", "spike_output", "spike_probe", "firing_rates"]
 
 
 def spiking_layers(model):
@@ -13,7 +13,24 @@ def spiking_layers(model):
     return [layer for layer in model.layers if isinstance(layer, SpikingNeuron)]
 
 
-def firing_rates(model, x, batch_size=256):
+def spike_output(layer):
+    """The symbolic spike tensor of a neuron layer (its first output when it
+    also returns the membrane)."""
+    return layer.output[0] if layer.return_membrane else layer.output
+
+
+def spike_probe(model):
+    """A `keras.Model` from ``model``'s inputs to the spikes of every top-level
+    spiking layer (in `spiking_layers` order), or None when there is none.
+    It shares ``model``'s weights: build it once and reuse it."""
+    layers = spiking_layers(model)
+    if not layers:
+        return None
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, [spike_output(layer) for layer in layers])
+
+
+def firing_rates(model, x, batch_size=256, probe=None):
     """Mean firing rate of every top-level spiking layer of ``model`` on ``x``.
 
     The rate of a layer is its spike count divided by (samples x time steps
@@ -23,6 +40,8 @@ def firing_rates(model, x, batch_size=256):
         model: a built functional or Sequential Keras model.
         x: input batch (numpy array or tensor) the model accepts.
         batch_size: batch size for the forward passes.
+        probe: optional `spike_probe(model)` to reuse (saves rebuilding and
+            recompiling it on repeated calls).
 
     Returns:
         dict ``{layer name: rate in [0, 1]}`` in layer order (empty when the
@@ -39,10 +58,7 @@ def firing_rates(model, x, batch_size=256):
     layers = spiking_layers(model)
     if not layers:
         return {}
-    outputs = [
-        layer.output[0] if layer.return_membrane else layer.output for layer in layers
-    ]
-    probe = keras.Model(model.inputs, outputs)
+    probe = probe if probe is not None else spike_probe(model)
     spikes = probe.predict(x, batch_size=batch_size, verbose=0)
     spikes = spikes if isinstance(spikes, list) else [spikes]
     return {layer.name: float(np.mean(s)) for layer, s in zip(layers, spikes)}
