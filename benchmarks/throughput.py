@@ -1,0 +1,248 @@
+"""Training and inference throughput of the reference SNN, against its T x ANN limit and the peers.
+
+One invocation measures, side by side:
+
+- ``snn:<backend>``: keras_snnkd's reference network (``models.reference_snn``), training
+  (forward + backward + Adam, ``train_on_batch``) and inference (``predict_on_batch``);
+- ``ann:<backend>``: the same network as an ANN (``models.reference_ann``) trained at batch
+  ``B*T``: the work of the folded stateless layers, i.e. the speed limit of the SNN;
+- ``snntorch`` and ``spikingjelly``: the same network in the peer libraries (peer_networks.py).
+
+Every system lives in its own worker process (so each has its own peak memory), built and
+warmed up once; the parent then asks them in turn (A B C D A B C D ...) for short bursts of
+steps, so machine noise hits all systems alike, and reports medians and ratios. A second
+part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile) time and step
+time.
+
+Usage:
+    python benchmarks/throughput.py --backend jax --T 4 --batch 64 --json out.json
+    python benchmarks/throughput.py --backend all --json benchmarks/results/throughput.json
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BACKENDS = ("tensorflow", "jax", "torch")
+PEERS = ("snntorch", "spikingjelly")
+SWEEP_T = (1, 2, 4, 8, 16, 32)
+
+
+# -- worker side --------------------------------------------------------------------------
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def keras_steps(kind, timesteps, batch, jit_compile, precision):
+    import keras
+    import numpy as np
+
+    from keras_snnkd import models
+
+    if precision != "float32":
+        keras.mixed_precision.set_dtype_policy(precision)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    if kind == "snn":
+        model, n = models.reference_snn(timesteps=timesteps), batch
+    else:
+        model, n = models.reference_ann(), batch * timesteps
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit_compile)
+    x = rng.uniform(0, 1, size=(n, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, size=n)
+    return (lambda: model.train_on_batch(x, y),
+            lambda: np.asarray(model.predict_on_batch(x)))
+
+
+def peer_steps(name, timesteps, batch):
+    import torch
+
+    sys.path.insert(0, HERE)
+    from peer_networks import PEERS as NETS, train_step_fn
+
+    train = train_step_fn(name, timesteps, batch)
+    model = NETS[name](timesteps).eval()
+    x = torch.rand(batch, 1, 28, 28)
+
+    def infer():
+        with torch.no_grad():
+            model(x)
+
+    return train, infer
+
+
+def worker(system, timesteps, batch, jit_compile, precision):
+    """Answers commands on stdin with one JSON line each."""
+    baseline = peak_rss_mb()
+    if system in PEERS:
+        train, infer = peer_steps(system, timesteps, batch)
+    else:
+        kind, _ = system.split(":")
+        train, infer = keras_steps(kind, timesteps, batch, jit_compile, precision)
+    imported = peak_rss_mb()
+    start = time.perf_counter()
+    train()
+    first = time.perf_counter() - start
+    infer()
+    print(json.dumps({"first_step_s": first, "rss_after_imports_mb": imported,
+                      "rss_start_mb": baseline}), flush=True)
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command == "quit":
+            break
+        fn = {"train": train, "infer": infer}[command]
+        times = []
+        for _ in range(int(args[0])):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        print(json.dumps({"times": times, "peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
+# -- parent side --------------------------------------------------------------------------
+class Worker:
+    def __init__(self, system, args, timesteps=None):
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if ":" in system:
+            env["KERAS_BACKEND"] = system.split(":")[1]
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", system,
+               "--T", str(timesteps or args.T), "--batch", str(args.batch),
+               "--jit", args.jit, "--precision", args.precision]
+        self.system = system
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=env)
+        self.ready = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.system} died (run it with --worker to see why)")
+        return json.loads(line)
+
+    def ask(self, command, steps):
+        self.proc.stdin.write(f"{command} {steps}\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=60)
+
+
+def alternate(workers, command, rounds, steps):
+    """Per system: all step times over ``rounds`` bursts of ``steps``, interleaved."""
+    times = {w.system: [] for w in workers}
+    peak = {}
+    for _ in range(rounds):
+        for w in workers:
+            reply = w.ask(command, steps)
+            times[w.system] += reply["times"]
+            peak[w.system] = reply["peak_rss_mb"]
+    return ({s: statistics.median(t) for s, t in times.items()}, peak)
+
+
+def main_benchmark(args):
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    systems = [f"snn:{b}" for b in backends] + [f"ann:{b}" for b in backends] + list(PEERS)
+    print(f"starting {len(systems)} workers: {', '.join(systems)}", flush=True)
+    workers = [Worker(s, args) for s in systems]
+    try:
+        train, peak = alternate(workers, "train", args.rounds, args.steps)
+        infer_workers = [w for w in workers if not w.system.startswith("ann:")]
+        infer, _ = alternate(infer_workers, "infer", args.rounds, args.steps)
+    finally:
+        for w in workers:
+            w.close()
+    ready = {w.system: w.ready for w in workers}
+    b, T = args.batch, args.T
+    peers = {p: b / train[p] for p in PEERS}
+    peer_memory = {p: {"peak_rss_mb": peak[p],
+                       "training_rss_mb": peak[p] - ready[p]["rss_after_imports_mb"]}
+                   for p in PEERS}
+    results = []
+    for backend in backends:
+        snn, ann = f"snn:{backend}", f"ann:{backend}"
+        snn_train = b / train[snn]
+        ann_train = b * T / train[ann]
+        results.append({
+            "backend": backend, "T": T, "batch": b, "jit_compile": args.jit,
+            "precision": args.precision,
+            "snn_train_samples_per_s": snn_train,
+            "snn_infer_samples_per_s": b / infer[snn],
+            "ann_bt_train_samples_per_s": ann_train,
+            "limit_ratio": snn_train * T / ann_train,
+            "peak_rss_mb": peak[snn],
+            "training_rss_mb": peak[snn] - ready[snn]["rss_after_imports_mb"],
+            "first_step_s": ready[snn]["first_step_s"],
+            "peers": peers,
+            "peers_infer": {p: b / infer[p] for p in PEERS},
+            "peers_memory": peer_memory,
+            "speedup_vs_best_peer": snn_train / max(peers.values()),
+            "speedup_vs_spikingjelly": snn_train / peers["spikingjelly"],
+        })
+    return results
+
+
+def sweep(args):
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    rows = []
+    for backend in backends:
+        for T in SWEEP_T:
+            w = Worker(f"snn:{backend}", args, timesteps=T)
+            step, _ = alternate([w], "train", 1, args.sweep_steps)
+            w.close()
+            rows.append({"backend": backend, "T": T, "first_step_s": w.ready["first_step_s"],
+                         "step_s": step[f"snn:{backend}"]})
+            print(f"  sweep {backend} T={T}: first {w.ready['first_step_s']:.1f} s, "
+                  f"step {step[f'snn:{backend}'] * 1000:.0f} ms", flush=True)
+    for row in rows:
+        base = next(r for r in rows if r["backend"] == row["backend"] and r["T"] == 4)
+        row["step_vs_T4"] = row["step_s"] / base["step_s"]
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", default="all", choices=BACKENDS + ("all",))
+    p.add_argument("--T", type=int, default=4)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=6, help="interleaved bursts per system")
+    p.add_argument("--steps", type=int, default=5, help="steps per burst")
+    p.add_argument("--sweep-steps", type=int, default=5)
+    p.add_argument("--no-sweep", action="store_true")
+    p.add_argument("--jit", default="auto", choices=("auto", "true", "false"))
+    p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"))
+    p.add_argument("--json", default=None)
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    jit = {"auto": "auto", "true": True, "false": False}[args.jit]
+    if args.worker:
+        return worker(args.worker, args.T, args.batch, jit, args.precision)
+    result = {"machine": {"cpus": os.cpu_count()}, "results": main_benchmark(args)}
+    for r in result["results"]:
+        print(f"{r['backend']:>10}: train {r['snn_train_samples_per_s']:.0f}/s "
+              f"(x{r['speedup_vs_spikingjelly']:.2f} SpikingJelly, limit ratio "
+              f"{r['limit_ratio']:.2f}), infer {r['snn_infer_samples_per_s']:.0f}/s, "
+              f"peak {r['peak_rss_mb']:.0f} MB")
+    print(f"peers: " + ", ".join(f"{k} {v:.0f}/s" for k, v in result["results"][0]["peers"].items()))
+    if not args.no_sweep:
+        result["sweep"] = sweep(args)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
