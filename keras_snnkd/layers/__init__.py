@@ -4,7 +4,8 @@ Encoders map ``(batch, ...)`` to ``(batch, T, ...)``: `RepeatEncoder` (direct),
 `PoissonEncoder` (rate), `LatencyEncoder` (time to first spike).
 Readouts map ``(batch, T, ...)`` to ``(batch, ...)``: `MeanOverTime`,
 `SpikeCount`, `LastMembrane`. `TimeFolded` runs any stateless Keras layer on
-``(batch * T, ...)``.
+``(batch * T, ...)``. `StepReLU` is the ANN activation that converts to an IF
+neuron exactly.
 """
 
 from keras_snnkd.layers.last_membrane import LastMembrane
@@ -13,6 +14,7 @@ from keras_snnkd.layers.mean_over_time import MeanOverTime
 from keras_snnkd.layers.poisson_encoder import PoissonEncoder
 from keras_snnkd.layers.repeat_encoder import RepeatEncoder
 from keras_snnkd.layers.spike_count import SpikeCount
+from keras_snnkd.layers.step_relu import StepReLU
 from keras_snnkd.layers.time_folded import TimeFolded
 from keras_snnkd.layers.timesteps import infer_timesteps
 
@@ -24,5 +26,6 @@ __all__ = [
     "SpikeCount",
     "LastMembrane",
     "TimeFolded",
+    "StepReLU",
     "infer_timesteps",
 ]

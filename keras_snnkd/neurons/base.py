@@ -42,6 +42,9 @@ class SpikingNeuron(keras.layers.Layer):
             the spikes.
         unroll: True unrolls the time loop (static ``T`` only), False uses
             ``keras.ops.scan``; None (default) unrolls when ``T`` is static.
+        initial_membrane: the membrane potential ``v_0`` every call starts
+            from; None (default) starts at the resting potential. ANN to SNN
+            conversion starts at ``theta / 2`` (see `keras_snnkd.layers.StepReLU`).
         **kwargs: standard `keras.layers.Layer` arguments (name, dtype...).
 
     Call arguments:
@@ -55,7 +58,7 @@ class SpikingNeuron(keras.layers.Layer):
     def __init__(self, threshold=1.0, reset="subtract", v_reset=0.0,
                  surrogate="arctan", detach_reset=False, trainable_threshold=False,
                  threshold_inclusive=False, reset_delay=False,
-                 return_membrane=False, unroll=None, **kwargs):
+                 return_membrane=False, unroll=None, initial_membrane=None, **kwargs):
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.threshold = check_number(owner, "threshold", threshold, low=0)
@@ -92,6 +95,10 @@ class SpikingNeuron(keras.layers.Layer):
         self.reset_delay = reset_delay
         self.return_membrane = return_membrane
         self.unroll = unroll
+        self.initial_membrane = (
+            None if initial_membrane is None
+            else check_number(owner, "initial_membrane", initial_membrane)
+        )
         self.threshold_weight = None
 
     # -- subclass hooks -------------------------------------------------
@@ -173,8 +180,8 @@ class SpikingNeuron(keras.layers.Layer):
         return (spikes, membranes) if self.return_membrane else spikes
 
     def _initial_state(self, x0):
-        rest = self.resting_potential
-        return ops.zeros_like(x0) if rest == 0.0 else ops.full_like(x0, rest)
+        start = self.resting_potential if self.initial_membrane is None else self.initial_membrane
+        return ops.zeros_like(x0) if start == 0.0 else ops.full_like(x0, start)
 
     def _unrolled(self, step, inputs, timesteps):
         v = None
@@ -218,5 +225,6 @@ class SpikingNeuron(keras.layers.Layer):
             reset_delay=self.reset_delay,
             return_membrane=self.return_membrane,
             unroll=self.unroll,
+            initial_membrane=self.initial_membrane,
         )
         return config
