@@ -16,7 +16,7 @@ from keras_snnkd.validation import (
 class SpikingNeuron(keras.layers.Layer):
     """Base layer for spiking neurons over ``(batch, time, ...features)``.
 
-    Subclasses define the charge (leak and integration) in `charge`; this
+    Subclasses define the charge (leak and integration) in `charge_function`; this
     class runs the loop over time, fires through the surrogate and resets.
     Every call starts from the resting state, so no state survives between
     calls (batches never leak into each other).
@@ -102,18 +102,15 @@ class SpikingNeuron(keras.layers.Layer):
         self.threshold_weight = None
 
     # -- subclass hooks -------------------------------------------------
-    def charge(self, v, x):
-        """Returns the membrane ``h`` after integrating ``x`` into ``v``.
+    def charge_function(self):
+        """Returns the charge ``(v, x) -> h`` (leak and integration) for one call.
 
-        Subclasses override this; it is called once per time step with
-        tensors in the compute dtype. Per-call constants (e.g. a decay
-        computed from a trainable weight) can be prepared in `prepare`.
+        Subclasses override this. It is called once per `call`, before the
+        time loop, so per-call constants (e.g. a decay computed from a
+        trainable weight) are computed once; the returned function runs once
+        per time step on tensors in the compute dtype.
         """
         raise NotImplementedError
-
-    def prepare(self):
-        """Called once per `call` before the time loop (e.g. to compute a
-        decay from a weight). The default does nothing."""
 
     @property
     def resting_potential(self):
@@ -147,7 +144,7 @@ class SpikingNeuron(keras.layers.Layer):
         owner = type(self).__name__
         check_float_dtype(owner, inputs.dtype)
         check_time_major_shape(owner, inputs.shape)
-        self.prepare()
+        charge = self.charge_function()
         threshold = (
             ops.cast(self.threshold_weight, inputs.dtype)
             if self.threshold_weight is not None
@@ -156,7 +153,7 @@ class SpikingNeuron(keras.layers.Layer):
 
         def step(v, x):
             return dynamics.neuron_step(
-                self.charge, x, v,
+                charge, x, v,
                 threshold=threshold,
                 surrogate=self.surrogate,
                 reset=self.reset,

@@ -36,8 +36,8 @@ class IF(SpikingNeuron):
     [0.0, 1.0, 0.0, 1.0]
     """
 
-    def charge(self, v, x):
-        return v + x
+    def charge_function(self):
+        return lambda v, x: v + x
 
     @classmethod
     def from_spikingjelly(cls, v_threshold=1.0, v_reset=0.0, surrogate="sigmoid",

@@ -76,23 +76,33 @@ class LIF(SpikingNeuron):
         """The per-step decay factor ``beta`` (``1 - 1/tau`` in the tau form)."""
         return self.beta if self.tau is None else 1.0 - 1.0 / self.tau
 
-    def charge(self, v, x):
+    def charge_function(self):
         rest = self.resting_potential
         if self.tau is not None:
-            # Divide by a full tensor, not a scalar: XLA rewrites division by a
-            # broadcast scalar as multiplication by its reciprocal, which rounds
-            # differently from SpikingJelly's true division. (Compiled graphs
-            # may still fold it; the eager result is exact on every backend.)
-            tau = ops.full_like(v, self.tau)
-            leak = v - rest if rest else v
-            if self.decay_input:
-                return v + (x - leak) / tau
-            return v - leak / tau + x
-        beta = self.beta
-        x_in = (1.0 - beta) * x if self.decay_input else x
-        if rest:
-            return rest + beta * (v - rest) + x_in
-        return beta * v + x_in
+            tau, decay_input = self.tau, self.decay_input
+
+            def charge(v, x):
+                # Divide by a full tensor, not a scalar: XLA rewrites division
+                # by a broadcast scalar as multiplication by its reciprocal,
+                # which rounds differently from SpikingJelly's true division.
+                # (Compiled graphs may still fold it; eager results are exact
+                # on every backend.)
+                tau_t = ops.full_like(v, tau)
+                leak = v - rest if rest else v
+                if decay_input:
+                    return v + (x - leak) / tau_t
+                return v - leak / tau_t + x
+
+            return charge
+        beta, scale = self.beta, (1.0 - self.beta) if self.decay_input else None
+
+        def charge(v, x):
+            x_in = scale * x if scale is not None else x
+            if rest:
+                return rest + beta * (v - rest) + x_in
+            return beta * v + x_in
+
+        return charge
 
     def get_config(self):
         config = super().get_config()

@@ -48,7 +48,6 @@ class ParametricLIF(SpikingNeuron):
         if not isinstance(decay_input, bool):
             raise TypeError(f"{owner}: `decay_input` must be a bool, got {decay_input!r}.")
         self.decay_input = decay_input
-        self._k = None
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -64,15 +63,18 @@ class ParametricLIF(SpikingNeuron):
         """The current time constant ``1 / sigmoid(w)`` as a tensor."""
         return 1.0 / ops.sigmoid(self.w)
 
-    def prepare(self):
-        self._k = ops.sigmoid(ops.cast(self.w, self.compute_dtype))
-
-    def charge(self, v, x):
+    def charge_function(self):
         rest = self.resting_potential
-        leak = v - rest if rest else v
-        if self.decay_input:
-            return v + (x - leak) * self._k
-        return v - leak * self._k + x
+        k = ops.sigmoid(ops.cast(self.w, self.compute_dtype))
+        decay_input = self.decay_input
+
+        def charge(v, x):
+            leak = v - rest if rest else v
+            if decay_input:
+                return v + (x - leak) * k
+            return v - leak * k + x
+
+        return charge
 
     def get_config(self):
         config = super().get_config()
