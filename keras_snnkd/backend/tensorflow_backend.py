@@ -1,5 +1,6 @@
 """TensorFlow implementations of the keras_snnkd.backend functions."""
 
+import keras
 import tensorflow as tf
 
 
@@ -11,3 +12,46 @@ def value_and_grad(fn, args):
         value = fn(*args)
     grads = tape.gradient(value, args)
     return value.numpy(), [g.numpy() for g in grads]
+
+
+def _teacher_targets(distiller, x):
+    """``(inputs, teacher outputs)``: cached, or computed outside any tape."""
+    inputs, cached = distiller.split_inputs(x)
+    if cached is not None:
+        return inputs, distiller.checked_cache(cached)
+    teacher = distiller.teacher_outputs(inputs)
+    return inputs, tf.nest.map_structure(tf.stop_gradient, teacher)
+
+
+def _replicas():
+    """Replicas that each run the step on a share of the batch (``tf.distribute``)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def distill_train_step(distiller, data):
+    """One `Distiller` training step: teacher outside the tape, student under it.
+
+    Under a ``tf.distribute`` strategy each replica's gradient is of its batch
+    mean divided by the replica count: the strategy sums the replicas'
+    gradients, which gives the gradient of the global batch mean."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inputs, teacher = _teacher_targets(distiller, x)
+    replicas = _replicas()
+    with tf.GradientTape() as tape:
+        student = distiller.student_outputs(inputs, training=True)
+        total, terms = distiller.loss_terms(inputs, y, sample_weight, teacher, student,
+                                            training=True, replicas=replicas)
+        scaled = distiller.optimizer.scale_loss(total / replicas)
+    weights = distiller.trainable_weights
+    distiller.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+    return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)
+
+
+def distill_test_step(distiller, data):
+    """One `Distiller` evaluation step (no gradients, no updates)."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inputs, teacher = _teacher_targets(distiller, x)
+    student = distiller.student_outputs(inputs, training=False)
+    total, terms = distiller.loss_terms(inputs, y, sample_weight, teacher, student,
+                                        training=False, replicas=_replicas())
+    return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)

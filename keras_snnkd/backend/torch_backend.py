@@ -1,5 +1,6 @@
 """PyTorch implementations of the keras_snnkd.backend functions."""
 
+import keras
 import torch
 from keras import ops
 
@@ -9,3 +10,38 @@ def value_and_grad(fn, args):
     value = fn(*args)
     grads = torch.autograd.grad(value, args)
     return value.detach().cpu().numpy(), [g.cpu().numpy() for g in grads]
+
+
+def _teacher_targets(distiller, x):
+    """``(inputs, teacher outputs)``: cached, or computed under ``no_grad``."""
+    inputs, cached = distiller.split_inputs(x)
+    if cached is not None:
+        return inputs, distiller.checked_cache(cached)
+    with torch.no_grad():
+        return inputs, distiller.teacher_outputs(inputs)
+
+
+def distill_train_step(distiller, data):
+    """One `Distiller` training step: teacher under ``no_grad``, student by autograd."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inputs, teacher = _teacher_targets(distiller, x)
+    distiller.zero_grad()
+    student = distiller.student_outputs(inputs, training=True)
+    total, terms = distiller.loss_terms(inputs, y, sample_weight, teacher, student,
+                                        training=True)
+    distiller.optimizer.scale_loss(total).backward()
+    weights = distiller.trainable_weights[:]
+    with torch.no_grad():
+        distiller.optimizer.apply([w.value.grad for w in weights], weights)
+    return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)
+
+
+def distill_test_step(distiller, data):
+    """One `Distiller` evaluation step (no gradients, no updates)."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inputs, teacher = _teacher_targets(distiller, x)
+    with torch.no_grad():
+        student = distiller.student_outputs(inputs, training=False)
+        total, terms = distiller.loss_terms(inputs, y, sample_weight, teacher, student,
+                                            training=False)
+    return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)
