@@ -1,31 +1,39 @@
 """keras_snnkd: spiking neural networks in Keras 3, trained by distillation,
 exported to the edge. Runs on TensorFlow, JAX and PyTorch (``KERAS_BACKEND``).
 
-Subpackages load on first use, so ``import keras_snnkd`` does not import Keras
-(the command line picks the backend before Keras starts):
+``import keras_snnkd`` imports Keras and every subpackage that defines
+serializable objects, so ``keras.saving.load_model("snn.keras")`` works after
+it with nothing else imported. Pick the backend (``KERAS_BACKEND``) before this
+import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
 
 - `keras_snnkd.neurons`: IF, LIF, ParametricLIF layers.
 - `keras_snnkd.surrogates`: Heaviside spikes with surrogate gradients.
-- `keras_snnkd.layers`: encoders, readouts, time folding.
+- `keras_snnkd.layers`: encoders, readouts, time folding, StepReLU.
 - `keras_snnkd.models`: the reference networks.
 - `keras_snnkd.datasets`: offline datasets.
 - `keras_snnkd.monitor`: firing-rate probes.
+- `keras_snnkd.distill`: `Distiller` (fit with ANN or SNN teachers), KD losses, chains.
+- `keras_snnkd.convert`: ANN to SNN conversion (StepReLU, threshold calibration, leak).
+- `keras_snnkd.cost`: spike-aware operation and energy estimates, reports, plots.
+- `keras_snnkd.export`: int8 TFLite, TFLite Micro, Ethos-U (Vela), C arrays, NIR
+  (TensorFlow is imported only when an export runs).
+- ``snnkd``: the command line (`keras_snnkd.cli`).
 """
 
-import importlib
+from keras_snnkd import (
+    convert,
+    cost,
+    datasets,
+    distill,
+    export,
+    layers,
+    models,
+    monitor,
+    neurons,
+    surrogates,
+)
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("datasets", "layers", "models", "monitor", "neurons", "surrogates")
-
-__all__ = [*_SUBMODULES, "__version__"]
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"keras_snnkd.{name}")
-    raise AttributeError(f"module 'keras_snnkd' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__all__ = ["convert", "cost", "datasets", "distill", "export", "layers", "models", "monitor",
+           "neurons", "surrogates", "__version__"]

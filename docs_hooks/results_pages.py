@@ -1,0 +1,297 @@
+"""MkDocs hook: results pages built from the JSON and PNG files the examples and
+benchmarks write, so the published figures are always the files' figures.
+
+A page asks for generated content with one directive per line:
+
+- ``<!-- snnkd:table PATH -->``: a Markdown table of a results JSON file (the
+  table's layout is chosen by the file's name; other files get a key/value table);
+- ``<!-- snnkd:image PATH caption -->``: a results PNG, published with the site;
+- ``<!-- snnkd:diff OLD.py NEW.py -->``: the unified diff of two scripts' code
+  (module docstrings left out).
+
+``PATH`` is relative to the repository root. A file that does not exist yet is
+shown as a note naming the command that produces it, so the build never fails on
+results that were not produced (and never shows stale numbers). Every PNG under
+``examples/results`` and ``benchmarks/results`` is copied to ``results/files/``.
+"""
+
+import difflib
+import json
+import os
+import posixpath
+import re
+
+from mkdocs.structure.files import File
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULT_FOLDERS = ("examples/results", "benchmarks/results")
+SITE_FOLDER = "results/files"
+DIRECTIVE = re.compile(r"^<!-- snnkd:(table|image|diff) (.+?) -->$", re.M)
+
+
+# -- formatting --------------------------------------------------------------------
+def pct(value):
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def num(value, digits=3):
+    if value is None:
+        return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{value:.{digits}g}"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mean_std(entry):
+    """``{"mean", "std", "runs"}`` of test accuracies as ``97.1 ± 0.2 % (n=3)``."""
+    return (f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} % "
+            f"(n={len(entry['runs'])})")
+
+
+# -- one builder per results file ---------------------------------------------------
+def demo_backends(data):
+    runs = data["runs"]
+    rows = []
+    for backend, run in runs.items():
+        cost, micro = run["cost"], run["tflite_micro"]
+        rows.append([backend, pct(run["teacher"]["test_accuracy"]),
+                     pct(run["student"]["test_accuracy"]), pct(micro["test_accuracy"]),
+                     pct(micro["agreement"]), f"{num(cost['student_uj'])} / "
+                     f"{num(cost['teacher_uj'])} µJ ({num(cost['ratio_to_teacher'])})",
+                     num(cost["ratio_to_ann_twin"]), f"{run['tflite']['bytes'] / 1024:.1f} KiB",
+                     f"{run['process_seconds']:.0f} s"])
+    first = next(iter(runs.values()))
+    notes = (f"\n\n{first['data']['train']:,} training / {first['data']['test']:,} test "
+             f"images; teacher {first['teacher']['model']} ({first['teacher']['params']:,} "
+             f"parameters, {first['teacher']['epochs']} epochs), student "
+             f"{first['student']['model']} ({first['student']['params']:,} parameters, "
+             f"T={first['student']['timesteps']}, {first['student']['epochs']} epochs of "
+             f"{first['student']['distillation']}); energy profile {first['cost']['profile']}; "
+             f"{data['cpu_count']} CPU cores, {data['date']}. Time: the whole `snnkd demo` "
+             "process, start-up included.")
+    return table(["backend", "teacher", "student (float)", "student int8 in TFLM",
+                  "int8 vs float top-1", "energy student / teacher", "vs its ANN twin",
+                  "int8 file", "time"], rows) + notes
+
+
+def distill_example(data):
+    rows = [[name, mean_std(entry)] for name, entry in data["table"].items()]
+    return table(["model", "test accuracy"], rows)
+
+
+def distill_overhead(data):
+    rows = []
+    for backend, run in data["results"].items():
+        seconds = run["median_seconds"]
+        rows.append([backend, f"{seconds['plain']:.2f}", f"{seconds['live']:.2f}",
+                     f"{seconds['cached']:.2f}", num(run["ratio_live_to_plain"]),
+                     num(run["ratio_cached_to_plain"]), f"{run['cache_build_seconds']:.2f}"])
+    return (f"Student {data['student']}, teacher {data['teacher']}, loss {data['loss']}, "
+            f"batch {data['batch_size']}; {data['machine']['cpu_count']} CPU cores, "
+            f"{data['date']}.\n\n"
+            + table(["backend", "plain fit (s/epoch)", "live teacher", "cached teacher",
+                     "live / plain", "cached / plain", "cache build (s)"], rows))
+
+
+def distill_noise(data):
+    rows = []
+    for kind, models in data["table"].items():
+        for model, entries in models.items():
+            rows.append([kind, model] + [f"{e['level']}: {100 * e['mean']:.1f} %"
+                                          for e in entries])
+    width = max(len(row) for row in rows)
+    return table(["noise", "model"] + ["level: accuracy"] * (width - 2),
+                 [row + [""] * (width - len(row)) for row in rows])
+
+
+def convert_mnist(data):
+    steps = [str(t) for t in data["timesteps"]]
+    rows = []
+    for name, model in data["models"].items():
+        for neuron in ("if", "lif"):
+            rows.append([f"{name} → {neuron.upper()}", pct(model["ann_accuracy"])]
+                        + [pct(model[neuron][t]) for t in steps])
+    return table(["ANN → SNN", "ANN"] + [f"T={t}" for t in steps], rows)
+
+
+def convert_levels(data):
+    rows = [[levels, num(s["mean_gap_points"]), num(s["max_gap_points"])]
+            for levels, s in data["summary"].items()]
+    return table(["StepReLU levels L", "mean gap ANN − SNN at T = L (points)",
+                  "max gap (points)"], rows)
+
+
+def convert_distill(data):
+    rows = []
+    for name, model in data["models"].items():
+        for t, entry in model.items():
+            if t == "ann_accuracy" or not isinstance(entry, dict):
+                continue
+            rows.append([name, pct(model["ann_accuracy"]), t, pct(entry["converted"]),
+                         pct(entry["fine_tuned_ce"]), pct(entry["fine_tuned_kd"])])
+    return table(["ANN", "ANN accuracy", "T", "converted", "fine-tuned (labels)",
+                  "fine-tuned (KD)"], rows)
+
+
+def cost_vs_peer(data):
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # the quickest to start; no model runs
+    from keras_snnkd.cost import CostReport
+
+    accuracy = data["accuracy"]
+    head = (f"Reference SNN (T={data['config']['timesteps']}) test accuracy "
+            f"{pct(accuracy['snn'])}, its ANN {pct(accuracy['ann'])}.\n\n")
+    return head + CostReport.from_dict(data["report"]).to_markdown()
+
+
+def export_table(data):
+    rows = []
+    for model in data["models"]:
+        micro, vela = model["tflm_int8"], model["vela_int8"]
+        rows.append([model["model"], f"{model['params']:,}", pct(model["float_keras_accuracy"]),
+                     f"{model['bytes']['float'] / 1024:.1f} / {model['bytes']['int8'] / 1024:.1f}"
+                     " KiB", pct(model["litert_int8"]["agreement"]), pct(micro["agreement"]),
+                     pct(micro["accuracy"]), f"{micro['arena_bytes'] / 1024:.1f} KiB",
+                     f"{vela['npu_ops']}/{vela['npu_ops'] + vela['cpu_ops']}"])
+    return table(["model", "params", "float accuracy", "float / int8 file",
+                  "int8 agreement LiteRT", "int8 agreement TFLM", "int8 accuracy TFLM",
+                  "TFLM arena", "Ethos-U55 NPU ops"], rows) + f"\n\n{data['note']}"
+
+
+def compare_backends(data):
+    rows = []
+    for backend, run in data["results"].items():
+        loads = ", ".join(f"{other}: {pct(v['top1_agreement'])}, max |Δ| "
+                          f"{num(v['max_abs_logit_difference'])}"
+                          for other, v in run["loads_files_saved_under"].items()) or "–"
+        rows.append([backend, pct(run["test_accuracy"]), f"{run['first_epoch_seconds']:.1f}",
+                     num(run["later_epoch_seconds"]), f"{run['predict_images_per_second']:.0f}",
+                     loads])
+    return (f"{data['model']}, {data['epochs']} epochs.\n\n"
+            + table(["backend", "test accuracy", "first epoch (s)", "later epochs (s)",
+                     "inference (images/s)", "loads the files saved under"], rows))
+
+
+def export_microcontroller(data):
+    micro, check, npu = data["tflite_micro"], data["c_array_check"], data["ethos_u55"]
+    rows = [["model", f"{data['model']}, {data['params']:,} parameters"],
+            ["float Keras accuracy", pct(data["float_accuracy"])],
+            ["int8 accuracy in TFLite Micro", pct(micro["accuracy"])],
+            ["top-1 agreement int8 vs float", pct(micro["agreement_with_float"])],
+            ["int8 file", f"{data['tflite_bytes']:,} bytes"],
+            ["TFLite Micro tensor arena", f"{micro['arena_bytes']:,} bytes"],
+            ["op resolver needs", ", ".join(data["op_resolver"])],
+            ["C array compiled and byte-identical",
+             "yes" if check.get("same_bytes") and check.get("aligned_16") else
+             check.get("reason", "no")],
+            ["Ethos-U55 NPU operators", f"{npu['npu_ops']}/{npu['npu_ops'] + npu['cpu_ops']}"]]
+    return table(["", ""], rows)
+
+
+def keras_scripts(data):
+    return table(["script", "test accuracy"], [[data["script"], pct(data["test_accuracy"])]])
+
+
+def generic(data):
+    rows = [[key, value] for key, value in data.items() if not isinstance(value, (dict, list))]
+    return table(["key", "value"], rows)
+
+
+BUILDERS = {
+    "demo_backends": demo_backends,
+    "distill_ann_to_snn": distill_example,
+    "distill_snn_to_snn": distill_example,
+    "distill_multistage": distill_example,
+    "distill_noise": distill_noise,
+    "distill_overhead": distill_overhead,
+    "convert_mnist": convert_mnist,
+    "convert_levels": convert_levels,
+    "convert_distill": convert_distill,
+    "cost_vs_peer": cost_vs_peer,
+    "export_table": export_table,
+    "compare_backends": compare_backends,
+    "export_microcontroller": export_microcontroller,
+    "keras_script_before": keras_scripts,
+    "add_distillation_to_keras_script": keras_scripts,
+}
+
+
+# -- directives --------------------------------------------------------------------
+def producer(path):
+    """The command that writes a results file."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    folder = path.split("/")[0]
+    return f"python {folder}/{stem}.py"
+
+
+def missing(path):
+    return (f'!!! note "Not produced yet"\n    `{path}` is written by `{producer(path)}`; '
+            "run it to see these results here.")
+
+
+def render_table(path):
+    full = os.path.join(ROOT, path)
+    if not os.path.isfile(full):
+        return missing(path)
+    with open(full) as handle:
+        data = json.load(handle)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    build = BUILDERS.get(stem, generic)
+    return build(data) + f"\n\n<small>Generated from `{path}`.</small>"
+
+
+def render_image(argument, page_uri):
+    path, _, caption = argument.partition(" ")
+    if not os.path.isfile(os.path.join(ROOT, path)):
+        return missing(path)
+    target = posixpath.join(SITE_FOLDER, path)
+    link = posixpath.relpath(target, posixpath.dirname(page_uri))
+    return f"![{caption or os.path.basename(path)}]({link})"
+
+
+def code_after_docstring(path):
+    with open(os.path.join(ROOT, path)) as handle:
+        text = handle.read()
+    return text[text.index('"""', 3) + 3:].lstrip("\n").splitlines()
+
+
+def render_diff(argument):
+    old, new = argument.split()
+    diff = difflib.unified_diff(code_after_docstring(old), code_after_docstring(new),
+                                fromfile=old, tofile=new, lineterm="", n=2)
+    return "```diff\n" + "\n".join(diff) + "\n```"
+
+
+def render(markdown, page_uri):
+    """``markdown`` with every directive replaced by its generated content."""
+    def replace(match):
+        kind, argument = match.groups()
+        if kind == "table":
+            return render_table(argument.strip())
+        if kind == "image":
+            return render_image(argument.strip(), page_uri)
+        return render_diff(argument.strip())
+
+    return DIRECTIVE.sub(replace, markdown)
+
+
+# -- MkDocs events -----------------------------------------------------------------
+def on_files(files, config):
+    for folder in RESULT_FOLDERS:
+        source = os.path.join(ROOT, folder)
+        if not os.path.isdir(source):
+            continue
+        for name in sorted(os.listdir(source)):
+            if name.endswith(".png"):
+                uri = posixpath.join(SITE_FOLDER, folder, name)
+                files.append(File.generated(config, uri, abs_src_path=os.path.join(source, name)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    return render(markdown, page.file.src_uri)

@@ -1,0 +1,98 @@
+"""The docs' generated content: results tables come from the JSON files, every results
+file is published, the example diff is the scripts' diff, doctests render as code."""
+
+import importlib.util
+import json
+import pathlib
+import re
+
+import pytest
+
+from conftest import ROOT
+
+DOCS = pathlib.Path(ROOT) / "docs"
+HOOKS = pathlib.Path(ROOT) / "docs_hooks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, HOOKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+results_pages = load("results_pages")
+griffe_examples = load("griffe_examples")
+PAGES = sorted(DOCS.rglob("*.md"))
+
+
+def directives():
+    return [(page, *match.groups()) for page in PAGES
+            for match in results_pages.DIRECTIVE.finditer(page.read_text())]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if results_pages.DIRECTIVE.search(
+    p.read_text())], ids=lambda p: str(p.relative_to(DOCS)))
+def test_every_directive_renders(page):
+    uri = page.relative_to(DOCS).as_posix()
+    rendered = results_pages.render(page.read_text(), uri)
+    assert "<!-- snnkd:" not in rendered
+    for _, kind, argument in [d for d in directives() if d[0] == page]:
+        path = argument.split()[0]
+        exists = (pathlib.Path(ROOT) / path).is_file()
+        if kind == "table":
+            expected = f"Generated from `{path}`" if exists else "Not produced yet"
+            assert expected in rendered
+
+
+def test_every_results_file_is_published():
+    published = {argument.split()[0] for _, kind, argument in directives()
+                 if kind in ("table", "image")}
+    files = {path.relative_to(ROOT).as_posix()
+             for folder in results_pages.RESULT_FOLDERS
+             for path in pathlib.Path(ROOT, folder).glob("*")
+             if path.suffix in (".json", ".png") and "_fast" not in path.stem}
+    assert not files - published, f"results files on no docs page: {sorted(files - published)}"
+
+
+def test_tables_show_the_numbers_in_the_files():
+    path = "examples/results/convert_mnist.json"
+    data = json.loads((pathlib.Path(ROOT) / path).read_text())
+    rendered = results_pages.render_table(path)
+    step = data["models"]["step_relu"]
+    row = next(line for line in rendered.splitlines() if line.startswith("| step_relu → IF"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == results_pages.pct(step["ann_accuracy"])
+    assert cells[2:] == [results_pages.pct(step["if"][str(t)]) for t in data["timesteps"]]
+
+
+def test_a_missing_results_file_names_its_producer():
+    rendered = results_pages.render_table("examples/results/not_there.json")
+    assert "Not produced yet" in rendered and "python examples/not_there.py" in rendered
+    assert "Not produced yet" in results_pages.render_image("benchmarks/results/x.png cap",
+                                                            "results/a.md")
+
+
+def test_image_links_point_at_the_published_copy():
+    link = results_pages.render_image("examples/results/convert_mnist.png T sweep",
+                                      "results/conversion.md")
+    assert link == "![T sweep](files/examples/results/convert_mnist.png)"
+
+
+def test_the_example_diff_is_the_diff_of_the_scripts():
+    rendered = results_pages.render_diff("examples/keras_script_before.py "
+                                         "examples/add_distillation_to_keras_script.py")
+    assert rendered.startswith("```diff") and rendered.endswith("```")
+    added = [line for line in rendered.splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    assert "+from keras_snnkd.distill import Distiller, ResponseKD" in added
+    assert not any('"""' in line for line in added)  # docstrings are left out
+
+
+def test_example_sections_become_indented_examples_sections():
+    docstring = "Adds.\n\nArgs:\n    x: a number.\n\nExample:\n>>> 1 + 1\n2\n\n>>> 3\n3"
+    converted = griffe_examples.as_examples_section(docstring)
+    assert converted == ("Adds.\n\nArgs:\n    x: a number.\n\nExamples:\n    >>> 1 + 1\n"
+                         "    2\n\n    >>> 3\n    3")
+    assert griffe_examples.as_examples_section("No example.") == "No example."
+    assert re.search(r"Examples:\n {4}>>>", converted)
