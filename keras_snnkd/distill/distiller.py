@@ -164,13 +164,13 @@ class Distiller(keras.Model):
         student_inputs = [tuple(t.shape[1:]) for t in student.inputs]
         if teacher_inputs != student_inputs:
             raise ValueError(
-                f"{owner}: teacher and student must take the same inputs; got input "
+                f"{owner}: `teacher` and `student` must take the same inputs; got input "
                 f"shapes {teacher_inputs} (teacher) and {student_inputs} (student), "
                 "batch axis left out."
             )
         if not _output_shapes_match(teacher.outputs[0], student.outputs[0]):
             raise ValueError(
-                f"{owner}: teacher and student outputs must have the same shape (the "
+                f"{owner}: `teacher` and `student` outputs must have the same shape (the "
                 f"same classes); got {tuple(teacher.outputs[0].shape)} (teacher) and "
                 f"{tuple(student.outputs[0].shape)} (student)."
             )

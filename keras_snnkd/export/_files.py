@@ -37,6 +37,34 @@ def input_file(owner, name, path):
     return path
 
 
+def read_tflite(owner, name, path):
+    """``(path, blob, model)``: a ``.tflite`` file's bytes and its parsed
+    ``schema.ModelT``, after checking it is an existing, whole TFLite flatbuffer.
+
+    Raises:
+        ValueError: the file is empty, is not a TFLite flatbuffer (no ``TFL3``
+            identifier) or is truncated/corrupt (its tables point past its end).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    path = input_file(owner, name, path)
+    with open(path, "rb") as handle:
+        blob = handle.read()
+    if len(blob) < 8 or blob[4:8] != b"TFL3":
+        raise ValueError(
+            f"{owner}: `{name}` is not a TFLite flatbuffer (no TFL3 identifier in its "
+            f"first 8 bytes; {len(blob)} bytes): {path!r}."
+        )
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(blob, 0))
+    except Exception as error:  # noqa: BLE001  (struct.error, IndexError... on a torn file)
+        raise ValueError(
+            f"{owner}: `{name}` is a truncated or corrupt .tflite file ({len(blob)} bytes; "
+            f"{type(error).__name__}: {error}): {path!r}."
+        ) from None
+    return path, blob, model
+
+
 @contextlib.contextmanager
 def atomic_outputs(*paths):
     """Yields temporary paths beside ``paths``; on success renames each onto its

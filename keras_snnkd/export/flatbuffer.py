@@ -1,6 +1,6 @@
 """`inspect_tflite`: the operators and tensor types inside a TFLite flatbuffer."""
 
-from keras_snnkd.export._files import input_file
+from keras_snnkd.export._files import read_tflite
 
 def inspect_tflite(path):
     """Walks a ``.tflite`` flatbuffer (schema only, no interpreter).
@@ -29,10 +29,7 @@ def inspect_tflite(path):
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    path = input_file("inspect_tflite", "path", path)
-    with open(path, "rb") as handle:
-        blob = handle.read()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(blob, 0))
+    _, blob, model = read_tflite("inspect_tflite", "path", path)
     names = {value: name for name, value in vars(schema.BuiltinOperator).items()
              if not name.startswith("_")}
     types = {value: name.lower() for name, value in vars(schema.TensorType).items()

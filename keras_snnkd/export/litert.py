@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_snnkd.export._files import input_file
+from keras_snnkd.export._files import read_tflite
 from keras_snnkd.export._quant import dequantize, quantize
 
 
@@ -33,7 +33,7 @@ class LiteRTModel:
     def __init__(self, path, reference_kernels=False):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.path = input_file("LiteRTModel", "path", path)
+        self.path = read_tflite("LiteRTModel", "path", path)[0]
         resolver = OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO
         self.interpreter = Interpreter(model_path=self.path,
                                        experimental_op_resolver_type=resolver)

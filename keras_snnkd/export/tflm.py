@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from keras_snnkd.export._files import input_file
+from keras_snnkd.export._files import read_tflite
 from keras_snnkd.export._quant import dequantize, quantize
 
 
@@ -62,9 +62,7 @@ class TFLiteMicroModel:
     """
 
     def __init__(self, path, arena_size=None):
-        self.path = input_file("TFLiteMicroModel", "path", path)
-        with open(self.path, "rb") as handle:
-            self.blob = handle.read()
+        self.path, self.blob, _ = read_tflite("TFLiteMicroModel", "path", path)
         self.arena_bytes = self._minimum_arena()
         size = self.arena_bytes if arena_size is None else arena_size
         self.interpreter = self._interpreter(size)

@@ -37,6 +37,7 @@ class LastMembrane(keras.layers.Layer):
         return (input_shape[0], *input_shape[2:])
 
     def call(self, inputs):
+        check_time_major_shape(type(self).__name__, inputs.shape)
         time = inputs.shape[1]
         if time is None:
             xs = ops.moveaxis(inputs, 1, 0)

@@ -28,4 +28,5 @@ class SpikeCount(keras.layers.Layer):
         return (input_shape[0], *input_shape[2:])
 
     def call(self, inputs):
+        check_time_major_shape(type(self).__name__, inputs.shape)
         return ops.sum(inputs, axis=1)

@@ -43,6 +43,11 @@ class TimeFolded(keras.layers.Wrapper):
 
     def _folded_shape(self, input_shape):
         check_time_major_shape(type(self).__name__, input_shape)
+        if 0 in input_shape[2:]:  # folding reshapes to (-1, ...features): ambiguous then
+            raise ValueError(
+                f"{type(self).__name__}: the feature axes of `inputs` must be non-empty; "
+                f"got shape {tuple(input_shape)}."
+            )
         batch, time = input_shape[0], input_shape[1]
         folded = None if batch is None or time is None else batch * time
         return (folded, *input_shape[2:])
