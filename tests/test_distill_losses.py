@@ -124,6 +124,32 @@ def test_feature_kd_adapter_maps_student_channels_to_teacher_channels(rng):
     assert tuple(forced.adapter.kernel.shape) == (8, 8)
 
 
+def test_feature_kd_normalize_teacher_scales_each_teacher_channel_to_unit_rms(rng):
+    loss = FeatureKD("t", "s", adapter=True, normalize_teacher=True)
+    loss.build((None, 4, 4, 6), (None, 2, 4, 4, 3))
+    teacher = rng.random((2, 4, 4, 6)).astype("float32") * np.array([20, 5, 1, .5, .1, 0],
+                                                                    "float32")
+    student = spikes(rng, (2, 2, 4, 4, 3))
+    kernel, bias = (to_numpy(w) for w in loss.adapter.weights)
+    rms = np.sqrt(np.mean(teacher ** 2, axis=(0, 1, 2)) + 1e-6)
+    expected = np.mean((student.mean(1) @ kernel + bias - teacher / rms) ** 2)
+    np.testing.assert_allclose(float(loss.compute_loss(teacher, student)), expected, rtol=1e-5)
+    # the loss is blind to the teacher's per-channel scale, and a dead channel stays 0
+    rescaled = teacher * np.array([0.1, 3, 7, 2, 2, 1], "float32")
+    np.testing.assert_allclose(float(loss.compute_loss(rescaled, student)), expected, rtol=1e-3)
+    with pytest.raises(TypeError, match="normalize_teacher"):
+        FeatureKD("t", "s", normalize_teacher="yes")
+
+
+def test_feature_kd_normalized_gradient_is_finite_for_a_silent_student(rng):
+    loss = FeatureKD("t", "s", normalize_teacher=True)
+    loss.build((None, 4, 4, 3), (None, 2, 4, 4, 3))
+    teacher = rng.random((2, 4, 4, 3)).astype("float32") * np.array([9, 1, 0], "float32")
+    _, (grad,) = value_and_grad(lambda s: loss.compute_loss(teacher, s),
+                                [np.zeros((2, 2, 4, 4, 3), "float32")])
+    assert np.isfinite(grad).all() and np.abs(grad).max() < 1.0
+
+
 def test_feature_kd_membrane_signal_and_snn_teacher(rng):
     """signal='membrane' reads the second output; an SNN teacher (same rank) is
     averaged over its own T."""
@@ -164,6 +190,7 @@ def test_attention_transfer_gradient_is_finite_for_a_silent_student(rng):
     SpikeCountKD(temperature=1.5, teacher_layer_name="a", student_layer_name="b"),
     RateKD(teacher_layer_name="a"),
     FeatureKD("conv", "lif", signal="membrane", adapter=True),
+    FeatureKD("conv", "lif", normalize_teacher=True),
     AttentionTransfer("conv", "lif", p=1.0),
 ], ids=lambda loss: type(loss).__name__)
 def test_losses_round_trip_through_keras_serialization(loss):

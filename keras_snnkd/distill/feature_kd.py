@@ -6,6 +6,7 @@ from keras import ops
 from keras_snnkd.distill.feature_loss import FeatureLoss
 
 ADAPTERS = ("auto", True, False)
+EPSILON = 1e-6  # inside the square root: a dead teacher channel (all 0) stays 0
 
 
 @keras.saving.register_keras_serializable(package="keras_snnkd")
@@ -23,6 +24,19 @@ class FeatureKD(FeatureLoss):
     the student and is dropped with the teacher. All axes but the channels must
     match.
 
+    With ``normalize_teacher=True`` each teacher channel ``c`` is first divided
+    by its root mean square over the batch and every other axis,
+
+    ``f_t[..., c] <- f_t[..., c] / sqrt(mean(f_t[..., c]^2) + eps)``
+
+    so the targets have the scale of firing rates (order 1) whatever the
+    teacher layer's: raw ReLU activations of a dense layer can reach tens, and
+    the hint then swamps the student's cross-entropy. Only the teacher is
+    normalized. It is a constant with no gradient, so the scaling cannot blow
+    up; normalizing the student too (e.g. per sample to unit norm) divides the
+    gradient by the norm of the student's rates, which is 0 for a layer that
+    is still silent.
+
     Args:
         teacher_layer_name: the teacher layer whose output is matched.
         student_layer_name: the student layer (a spiking layer, time-major).
@@ -32,6 +46,8 @@ class FeatureKD(FeatureLoss):
         adapter: ``"auto"`` (an adapter only when the channel counts differ),
             True (always: also learns the scale between analog activations and
             rates in [0, 1]) or False (never; channels must match).
+        normalize_teacher: scale every teacher channel to unit root mean
+            square over the batch (see above).
         **kwargs: `keras.layers.Layer` arguments.
 
     Example:
@@ -43,17 +59,30 @@ class FeatureKD(FeatureLoss):
     >>> loss.validate_model_compatibility(teacher, student)
     >>> tuple(loss.adapter.kernel.shape)  # 32 student channels -> 32 teacher channels
     (32, 32)
+    >>> import numpy as np
+    >>> scaled = FeatureKD("t", "s", normalize_teacher=True)
+    >>> scaled.build((None, 2), (None, 3, 2))
+    >>> teacher = np.array([[10.0, 0.2], [-10.0, -0.2]], "float32")  # channel RMS 10 and 0.2
+    >>> rates = np.ones((2, 3, 2), "float32"); rates[1] = 0.0  # rates 1 then 0
+    >>> round(float(scaled.compute_loss(teacher, rates)), 4)  # ((1-1)^2 + (0+1)^2) / 2
+    0.5
     """
 
     def __init__(self, teacher_layer_name, student_layer_name, signal="rate",
-                 adapter="auto", **kwargs):
+                 adapter="auto", normalize_teacher=False, **kwargs):
         if not any(adapter is a or (isinstance(a, str) and adapter == a) for a in ADAPTERS):
             raise ValueError(
                 f"{type(self).__name__}: `adapter` must be 'auto', True or False; "
                 f"got {adapter!r}."
             )
+        if not isinstance(normalize_teacher, bool):
+            raise TypeError(
+                f"{type(self).__name__}: `normalize_teacher` must be a bool, got "
+                f"{normalize_teacher!r}."
+            )
         super().__init__(teacher_layer_name, student_layer_name, signal=signal, **kwargs)
         self.use_adapter = adapter
+        self.normalize_teacher = normalize_teacher
         self.adapter = None
 
     def build_features(self, teacher_shape, student_shape):
@@ -76,9 +105,14 @@ class FeatureKD(FeatureLoss):
             self.adapter.build(student_shape)
 
     def feature_loss(self, teacher, student):
+        if self.normalize_teacher:
+            axes = tuple(range(len(teacher.shape) - 1))
+            teacher = teacher * ops.rsqrt(
+                ops.mean(ops.square(teacher), axis=axes, keepdims=True) + EPSILON)
         if self.adapter is not None:
             student = self.adapter(student)
         return ops.mean(ops.square(student - teacher))
 
     def get_config(self):
-        return {**super().get_config(), "adapter": self.use_adapter}
+        return {**super().get_config(), "adapter": self.use_adapter,
+                "normalize_teacher": self.normalize_teacher}
