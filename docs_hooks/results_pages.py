@@ -163,6 +163,39 @@ def export_table(data):
                   "TFLM arena", "Ethos-U55 NPU ops"], rows) + f"\n\n{data['note']}"
 
 
+def _int8_cells(row):
+    vela = row["vela"]
+    return [pct(row["tflm"]["accuracy"]), pct(row["tflm"]["agreement"]),
+            f"{row['tflite_bytes']:,}", f"{vela['flash_bytes']:,}", f"{vela['cycles']:,}"]
+
+
+def prune_table(data):
+    int8 = ["int8 accuracy (TFLM)", "int8 vs float top-1 (TFLM)", ".tflite bytes",
+            "Vela flash bytes", "Vela cycles"]
+    rows = [[pct(row["sparsity"]), pct(row["kernel_sparsity"]), pct(row["float_accuracy"]),
+             *_int8_cells(row)] for row in data["rows"]]
+    clustered = data["clustered"]
+    rows.append([f"{clustered['clusters_per_kernel']} clusters per kernel, no fine-tuning",
+                 "–", pct(clustered["float_accuracy"]), *_int8_cells(clustered)])
+    qat = []
+    for model, runs in data["qat"].items():
+        for kind, label in (("ptq_int8", "post-training int8"),
+                            ("keras_weight_qat_int8", "quantization_aware_finetune, 1 epoch"),
+                            ("tfmot_qat_int8", "to_tflite(quantize='qat'), 1 epoch")):
+            run = runs[kind]
+            qat.append([model, label, pct(runs["float_accuracy"]), pct(run["tflm"]["accuracy"]),
+                        pct(run["tflm"]["agreement"]), f"{run['seconds']:.0f} s"])
+    return (f"{data['model']}, {data['params']:,} parameters, {data['prune_epochs']} pruning "
+            f"epochs per row, {data['test_images']:,} test images, Vela {data['accelerator']}; "
+            f"{data['cpu_count']} CPU cores, {data['date']}.\n\n"
+            + table(["target sparsity", "fewest zeros in a kernel", "float accuracy",
+                     *int8], rows)
+            + "\n\nQuantization-aware training vs post-training int8 (agreement: int8 in TFLM "
+              "against the float model before any fine-tuning):\n\n"
+            + table(["model", "int8 path", "float accuracy", "int8 accuracy (TFLM)",
+                     "int8 vs float top-1", "time"], qat))
+
+
 def compare_backends(data):
     rows = []
     for backend, run in data["results"].items():
@@ -214,6 +247,7 @@ BUILDERS = {
     "convert_distill": convert_distill,
     "cost_vs_peer": cost_vs_peer,
     "export_table": export_table,
+    "prune_table": prune_table,
     "compare_backends": compare_backends,
     "export_microcontroller": export_microcontroller,
     "keras_script_before": keras_scripts,

@@ -10,6 +10,8 @@ C arrays for microcontrollers, NIR graphs, quantization-aware fine-tuning.
 - `to_nir`: a `nir.NIRGraph` of the model.
 - `quantization_aware_finetune`: fine-tune with weights fake-quantized to
   the int8 grid (``keras.quantizers``, any backend).
+- `prune`, `kernel_sparsity`: magnitude pruning with TensorFlow Model
+  Optimization on a tf_keras mirror of the model (the ``tfmot`` extra).
 - `ExportPlan`, `StaticGraph`, `inspect_tflite`: the pieces underneath.
 
 The modules that need TensorFlow import it only when used, so the plan, NIR and
@@ -29,6 +31,8 @@ _EXPORTS = {
     "to_c_array": "c_array",
     "to_nir": "nir",
     "quantization_aware_finetune": "qat",
+    "prune": "pruning",
+    "kernel_sparsity": "pruning",
 }
 
 __all__ = sorted(_EXPORTS)

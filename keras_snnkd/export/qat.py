@@ -55,8 +55,9 @@ def quantization_aware_finetune(model, x, y, epochs=1, batch_size=64, learning_r
     Membranes and spikes need no fake quantization: `to_tflite` computes
     spikes exactly and calibrates the membrane grids.
 
-    TensorFlow Model Optimization (``tensorflow-model-optimization`` 0.8)
-    does not accept Keras 3 models, which is why this uses ``keras.quantizers``.
+    It needs no extra and runs on every backend; ``to_tflite(quantize="qat")``
+    is the TensorFlow Model Optimization alternative (kernels, layer outputs
+    and the spike-deciding membranes fake-quantized, on a tf_keras mirror).
 
     Args:
         model: a built Keras model (trained), updated in place.

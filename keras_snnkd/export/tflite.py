@@ -1,8 +1,6 @@
 """`to_tflite`: a spiking Keras model as a static, batch-1 TFLite flatbuffer."""
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -10,13 +8,18 @@ import keras
 import numpy as np
 
 from keras_snnkd.export._files import atomic_outputs, output_path
+from keras_snnkd.export._worker import run_job, serve
 from keras_snnkd.export.plan import ExportPlan
+from keras_snnkd.validation import check_positive_int
 
-QUANTIZE_MODES = (None, "dynamic", "int8")
+QUANTIZE_MODES = (None, "dynamic", "int8", "qat")
+
+QAT_REPRESENTATIVE = 256
+"""Samples of ``qat_data`` used to calibrate when ``representative_data`` is None."""
 
 
 def to_tflite(model, path, quantize=None, representative_data=None, timesteps=None,
-              search_ranges=True):
+              search_ranges=True, qat_data=None, qat_epochs=1):
     """Exports a spiking model to a TFLite flatbuffer for microcontrollers and NPUs.
 
     The model is traced into a static graph (`keras_snnkd.export.StaticGraph`):
@@ -38,6 +41,13 @@ def to_tflite(model, path, quantize=None, representative_data=None, timesteps=No
       ``[0, c]`` (see `StaticGraph`). ``representative_data`` calibrates the
       membrane grids (and, with ``search_ranges``, chooses clipped ranges
       that best reproduce the float outputs on it).
+    - ``"qat"``: ``"int8"`` after quantization-aware fine-tuning of a copy
+      of the model with TensorFlow Model Optimization on its tf_keras mirror
+      (the ``tfmot`` extra; `keras_snnkd.export.tfmot_qat`): ``qat_epochs``
+      on ``qat_data``, distilled from the model's own float outputs, with
+      the kernels, layer outputs and the shifted membranes (which decide the
+      spikes) fake-quantized. ``representative_data`` defaults to the first
+      256 samples of ``qat_data``. ``model`` is not modified.
 
     Args:
         model: a built spiking `keras.Model` (see `ExportPlan.from_model`).
@@ -49,6 +59,9 @@ def to_tflite(model, path, quantize=None, representative_data=None, timesteps=No
         timesteps: steps to unroll; default the model's own ``T``.
         search_ranges: int8 only: search clipped membrane ranges (slower
             export, better agreement) instead of plain min/max.
+        qat_data: ``(x, y)`` training inputs and integer labels; required
+            for ``"qat"`` and used only there.
+        qat_epochs: QAT fine-tuning epochs.
 
     Returns:
         ``path``.
@@ -68,10 +81,18 @@ def to_tflite(model, path, quantize=None, representative_data=None, timesteps=No
     path = output_path(owner, "path", path)
     if quantize not in QUANTIZE_MODES:
         raise ValueError(
-            f"{owner}: `quantize` must be None, 'dynamic' or 'int8'; got {quantize!r}."
+            f"{owner}: `quantize` must be None, 'dynamic' or 'int8', or 'qat' (int8 after "
+            f"quantization-aware training); got {quantize!r}."
         )
     if not isinstance(search_ranges, bool):
         raise TypeError(f"{owner}: `search_ranges` must be a bool, got {search_ranges!r}.")
+    if quantize == "qat":
+        _quantization_aware(model, path, representative_data, timesteps, search_ranges,
+                            qat_data, qat_epochs)
+        return path
+    if qat_data is not None:
+        raise ValueError(f"{owner}: `qat_data` is used only with quantize='qat'; got "
+                         f"quantize={quantize!r}.")
     plan = ExportPlan.from_model(model, timesteps=timesteps)
     data = _check_representative(plan, quantize, representative_data)
     if keras.backend.backend() != "tensorflow":
@@ -84,12 +105,36 @@ def to_tflite(model, path, quantize=None, representative_data=None, timesteps=No
     return path
 
 
+def _quantization_aware(model, path, representative, timesteps, search_ranges, qat_data,
+                        qat_epochs):
+    """``quantize="qat"``: checks here, QAT and int8 export in the tfmot worker."""
+    from keras_snnkd.export.tfmot_bridge import (
+        check_data, check_mirrorable, run_tfmot_job, teacher_logits)
+
+    owner = "to_tflite"
+    check_positive_int(owner, "qat_epochs", qat_epochs)
+    if not isinstance(qat_data, (tuple, list)) or len(qat_data) != 2:
+        raise ValueError(f"{owner}: quantize='qat' needs `qat_data=(x, y)`, training inputs "
+                         f"and integer labels; got {type(qat_data).__name__}.")
+    check_mirrorable(owner, model)
+    plan = ExportPlan.from_model(model, timesteps=timesteps)
+    x, y = check_data(owner, plan, *qat_data, x_name="qat_data[0]", y_name="qat_data[1]")
+    if representative is None:
+        representative = x[:QAT_REPRESENTATIVE]
+    representative = _check_representative(plan, "int8", representative)
+    arrays = {"x": x, "y": y, "teacher": teacher_logits(owner, model, None, x),
+              "representative": representative}
+    options = {"path": os.path.abspath(path), "epochs": qat_epochs,
+               "timesteps": plan.timesteps, "search_ranges": search_ranges}
+    run_tfmot_job(owner, "qat", model, arrays, options, returns_model=False)
+
+
 def _check_representative(plan, quantize, data):
     owner = "to_tflite"
     if quantize != "int8":
         if data is not None:
             raise ValueError(
-                f"{owner}: `representative_data` is used only with quantize='int8'; "
+                f"{owner}: `representative_data` is used only with quantize='int8' or 'qat'; "
                 f"got quantize={quantize!r}."
             )
         return None
@@ -142,12 +187,6 @@ def convert_plan(plan, quantize, data, search_ranges=True):
     return converter.convert()
 
 
-def _package_root():
-    import keras_snnkd
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(keras_snnkd.__file__)))
-
-
 def _convert_in_subprocess(model, path, quantize, data, timesteps, search_ranges):
     """Saves the model and converts it in a TensorFlow-backend interpreter."""
     with tempfile.TemporaryDirectory() as folder:
@@ -160,38 +199,16 @@ def _convert_in_subprocess(model, path, quantize, data, timesteps, search_ranges
         model.save(job["model"])
         if data is not None:
             np.save(job["data"], data)
-        env = {**os.environ, "KERAS_BACKEND": "tensorflow",
-               "PYTHONPATH": os.pathsep.join(
-                   [_package_root(), *filter(None, [os.environ.get("PYTHONPATH")])])}
-        proc = subprocess.run(
-            [sys.executable, "-m", "keras_snnkd.export.tflite", json.dumps(job)],
-            env=env, capture_output=True, text=True)
-        if os.path.exists(job["error"]):
-            with open(job["error"]) as handle:
-                error = json.load(handle)
-            kind = {"ValueError": ValueError, "TypeError": TypeError}.get(error["type"],
-                                                                         RuntimeError)
-            raise kind(error["message"])
-        if proc.returncode != 0:
-            raise RuntimeError(
-                "to_tflite: the TensorFlow-backend conversion process failed "
-                f"(exit {proc.returncode}):\n{proc.stderr[-4000:]}"
-            )
+        run_job("to_tflite", "keras_snnkd.export.tflite", job)
 
 
-def _main(job):
-    """Entry point of the conversion subprocess."""
-    job = json.loads(job)
-    try:
-        model = keras.saving.load_model(job["model"])
-        data = None if job["data"] is None else np.load(job["data"])
-        to_tflite(model, job["path"], quantize=job["quantize"], representative_data=data,
-                  timesteps=job["timesteps"], search_ranges=job["search_ranges"])
-    except Exception as error:  # reported to the parent, which re-raises it
-        with open(job["error"], "w") as handle:
-            json.dump({"type": type(error).__name__, "message": str(error)}, handle)
-        raise
+def _convert_job(job):
+    """Runs in the conversion subprocess."""
+    model = keras.saving.load_model(job["model"])
+    data = None if job["data"] is None else np.load(job["data"])
+    to_tflite(model, job["path"], quantize=job["quantize"], representative_data=data,
+              timesteps=job["timesteps"], search_ranges=job["search_ranges"])
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1])
+    serve(sys.argv[1], _convert_job)
