@@ -194,17 +194,22 @@ def main_benchmark(args):
 
 
 def sweep(args):
+    """Per backend and T: first-step (trace/compile) time and step time of the SNN, and the
+    step time of its ANN at batch B*T (interleaved with it), i.e. the limit ratio at each T."""
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     rows = []
     for backend in backends:
         for T in SWEEP_T:
-            w = Worker(f"snn:{backend}", args, timesteps=T)
-            step, _ = alternate([w], "train", 1, args.sweep_steps)
-            w.close()
-            rows.append({"backend": backend, "T": T, "first_step_s": w.ready["first_step_s"],
-                         "step_s": step[f"snn:{backend}"]})
-            print(f"  sweep {backend} T={T}: first {w.ready['first_step_s']:.1f} s, "
-                  f"step {step[f'snn:{backend}'] * 1000:.0f} ms", flush=True)
+            snn, ann = f"snn:{backend}", f"ann:{backend}"
+            workers = [Worker(snn, args, timesteps=T), Worker(ann, args, timesteps=T)]
+            step, peak = alternate(workers, "train", args.sweep_rounds, args.sweep_steps)
+            for w in workers:
+                w.close()
+            rows.append({"backend": backend, "T": T, "first_step_s": workers[0].ready["first_step_s"],
+                         "step_s": step[snn], "ann_bt_step_s": step[ann],
+                         "limit_ratio": step[ann] / step[snn], "peak_rss_mb": peak[snn]})
+            print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s, step "
+                  f"{step[snn] * 1000:.0f} ms (ANN at B*T {step[ann] * 1000:.0f} ms)", flush=True)
     for row in rows:
         base = next(r for r in rows if r["backend"] == row["backend"] and r["T"] == 4)
         row["step_vs_T4"] = row["step_s"] / base["step_s"]
@@ -218,9 +223,13 @@ def main():
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--rounds", type=int, default=6, help="interleaved bursts per system")
     p.add_argument("--steps", type=int, default=5, help="steps per burst")
-    p.add_argument("--sweep-steps", type=int, default=5)
+    p.add_argument("--sweep-steps", type=int, default=3)
+    p.add_argument("--sweep-rounds", type=int, default=2)
     p.add_argument("--no-sweep", action="store_true")
-    p.add_argument("--jit", default="auto", choices=("auto", "true", "false"))
+    p.add_argument("--jit", default="true", choices=("auto", "true", "false"),
+                   help="compile(jit_compile=...) for the Keras systems: true (default) is XLA on "
+                        "TensorFlow and JAX and torch.compile on PyTorch; auto is Keras's default "
+                        "(XLA on JAX only, when on a CPU)")
     p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"))
     p.add_argument("--json", default=None)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)

@@ -226,6 +226,39 @@ def export_microcontroller(data):
     return table(["", ""], rows)
 
 
+def throughput(data):
+    results = data["results"]
+    first = results[0]
+    rows = [[f"keras_snnkd, {r['backend']}", f"{r['snn_train_samples_per_s']:.0f}",
+             f"{r['speedup_vs_spikingjelly']:.2f}", f"{r['speedup_vs_best_peer']:.2f}",
+             f"{r['limit_ratio']:.2f}", f"{r['snn_infer_samples_per_s']:.0f}",
+             f"{r['peak_rss_mb']:.0f} ({r['training_rss_mb']:.0f})"] for r in results]
+    for peer, rate in first["peers"].items():
+        memory = first["peers_memory"][peer]
+        rows.append([peer, f"{rate:.0f}", num(rate / first["peers"]["spikingjelly"]),
+                     num(rate / max(first["peers"].values())), "–",
+                     f"{first['peers_infer'][peer]:.0f}",
+                     f"{memory['peak_rss_mb']:.0f} ({memory['training_rss_mb']:.0f})"])
+    notes = (f"\n\nT = {first['T']}, batch {first['batch']}, training step = forward + "
+             "backward + Adam; Keras systems compiled with `jit_compile="
+             f"{first['jit_compile']}`, {first['precision']}; peers in eager PyTorch as their "
+             "tutorials run them. Limit ratio = SNN training samples/s × T / the same network "
+             "as an ANN trained at batch B·T. Memory: peak resident set of the worker process "
+             "(in brackets: growth after the imports, i.e. what training itself added). "
+             f"{data['machine']['cpus']} CPU cores, all systems in one run, interleaved.")
+    out = table(["system", "train samples/s", "× SpikingJelly", "× best peer", "limit ratio",
+                 "inference samples/s", "peak RSS MB (training)"], rows) + notes
+    if data.get("sweep"):
+        sweep = [[r["backend"], r["T"], f"{r['first_step_s']:.1f}",
+                  f"{1000 * r['step_s']:.0f}", f"{r['step_vs_T4']:.2f}",
+                  f"{1000 * r['ann_bt_step_s']:.0f}", f"{r['limit_ratio']:.2f}"]
+                 for r in data["sweep"]]
+        out += "\n\n" + table(["backend", "T", "first step (s)", "step (ms)",
+                                "step / step at T=4", "ANN at B·T step (ms)", "limit ratio"],
+                                sweep)
+    return out
+
+
 def keras_scripts(data):
     return table(["script", "test accuracy"], [[data["script"], pct(data["test_accuracy"])]])
 
@@ -249,6 +282,7 @@ BUILDERS = {
     "export_table": export_table,
     "prune_table": prune_table,
     "compare_backends": compare_backends,
+    "throughput": throughput,
     "export_microcontroller": export_microcontroller,
     "keras_script_before": keras_scripts,
     "add_distillation_to_keras_script": keras_scripts,

@@ -213,3 +213,48 @@ def test_config_round_trip():
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
         assert clone.surrogate == layer.surrogate
+
+
+
+@pytest.mark.parametrize("unroll, timesteps, unrolled", [
+    (None, 2, True), (None, 8, True), (None, None, False),
+    (True, 32, True), (False, 2, False),
+])
+def test_loop_unrolls_short_static_time_and_scans_long(unroll, timesteps, unrolled):
+    assert LIF(unroll=unroll).unrolls(timesteps) is unrolled
+
+
+def test_default_loop_follows_the_backends_unroll_limit():
+    from keras_snnkd.backend import unroll_max_steps
+
+    longest = unroll_max_steps()
+    assert LIF().unrolls(32) is (longest is None or longest >= 32)
+    if longest is not None:
+        assert LIF().unrolls(longest) and not LIF().unrolls(longest + 1)
+
+
+@pytest.mark.parametrize("timesteps", [8, 9])
+def test_default_loop_matches_the_other_loop_at_the_switch(rng, timesteps):
+    x = rng.normal(0.5, 1.0, size=(2, timesteps, 5)).astype("float32")
+    default = to_numpy(LIF(beta=0.8)(x))
+    forced = to_numpy(LIF(beta=0.8, unroll=timesteps > 8)(x))
+    np.testing.assert_array_equal(default, forced)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch",
+                    reason="torch.compile of a training step takes about a minute; "
+                           "benchmarks/throughput.py trains compiled on PyTorch")
+@pytest.mark.parametrize("unroll", [True, False])
+def test_both_loops_train_under_xla(rng, unroll):
+    # Keras's own TensorFlow scan cannot be differentiated under XLA (no
+    # maximum_iterations); keras_snnkd.backend.scan can.
+    model = keras.Sequential([keras.Input((6, 4)), LIF(beta=0.9, unroll=unroll),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=True)
+    x = rng.normal(1.0, 1.0, size=(8, 6, 4)).astype("float32")
+    before = [to_numpy(w) for w in model.trainable_weights]
+    loss = model.train_on_batch(x, np.arange(8) % 2)
+    assert np.isfinite(loss)
+    after = [to_numpy(w) for w in model.trainable_weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))

@@ -5,6 +5,8 @@ that need the backend's own autodiff or runtime live here, one module per
 backend with the same functions:
 
 - ``value_and_grad(fn, args)``: ``fn(*args)`` and its gradients w.r.t. ``args``.
+- ``scan(step, init, xs)``: the neurons' loop over time when it is not unrolled.
+- ``UNROLL_MAX_STEPS``: the longest loop over time unrolled by default.
 """
 
 import importlib
@@ -43,3 +45,42 @@ def value_and_grad(fn, args):
     (5.0, [2.0, 4.0])
     """
     return _impl().value_and_grad(fn, list(args))
+
+
+def scan(step, init, xs):
+    """Loops ``carry, y = step(carry, x)`` over axis 0 of ``xs`` (``jax.lax.scan``
+    semantics) and returns ``(last carry, stacked ys)``.
+
+    ``keras.ops.scan`` with a loop that also compiles, and differentiates, under
+    XLA on TensorFlow (``jit_compile=True``).
+
+    Args:
+        step: callable ``(carry, x) -> (carry, y)``; carry and ``y`` are tensors
+            or tuples of tensors with the same shapes at every step.
+        init: the initial carry.
+        xs: tensor whose axis 0 is looped over.
+
+    Returns:
+        ``(carry, ys)``, ``ys`` stacked along a new axis 0.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_snnkd.backend import scan
+    >>> carry, ys = scan(lambda c, x: (c + x, c + x), np.float32(0), np.arange(4, dtype="float32"))
+    >>> float(carry), np.asarray(ys).tolist()
+    (6.0, [0.0, 1.0, 3.0, 6.0])
+    """
+    return _impl().scan(step, init, xs)
+
+
+def unroll_max_steps():
+    """The longest static loop over time that neurons unroll by default (None:
+    any length); longer loops run through `scan`. Chosen per backend from the
+    T sweep of ``benchmarks/throughput.py``.
+
+    Example:
+    >>> from keras_snnkd.backend import unroll_max_steps
+    >>> unroll_max_steps() is None or unroll_max_steps() >= 1
+    True
+    """
+    return _impl().UNROLL_MAX_STEPS

@@ -5,11 +5,21 @@ import torch
 from keras import ops
 
 
+# Keras's PyTorch scan is a Python loop too: unrolling costs nothing and avoids the
+# copies of moving time to axis 0 and back.
+UNROLL_MAX_STEPS = None
+
+
 def value_and_grad(fn, args):
     args = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in args]
     value = fn(*args)
     grads = torch.autograd.grad(value, args)
     return value.detach().cpu().numpy(), [g.cpu().numpy() for g in grads]
+
+
+def scan(step, init, xs):
+    """``keras.ops.scan`` (a Python loop over axis 0 of ``xs`` on PyTorch)."""
+    return ops.scan(step, init, xs)
 
 
 def _teacher_targets(distiller, x):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_snnkd import surrogates
+from keras_snnkd import backend, surrogates
 from keras_snnkd.neurons import dynamics
 from keras_snnkd.validation import (
     check_choice,
@@ -41,7 +41,9 @@ class SpikingNeuron(keras.layers.Layer):
             ``membrane`` is the state after each step (post reset), shaped like
             the spikes.
         unroll: True unrolls the time loop (static ``T`` only), False uses
-            ``keras.ops.scan``; None (default) unrolls when ``T`` is static.
+            `keras_snnkd.backend.scan`; None (default) unrolls when ``T`` is
+            static and at most the backend's `keras_snnkd.backend.unroll_max_steps`
+            (JAX: 8; TensorFlow and PyTorch: any ``T``), and scans otherwise.
         initial_membrane: the membrane potential ``v_0`` every call starts
             from; None (default) starts at the resting potential. ANN to SNN
             conversion starts at ``theta / 2`` (see `keras_snnkd.layers.StepReLU`).
@@ -164,17 +166,24 @@ class SpikingNeuron(keras.layers.Layer):
             )
 
         timesteps = inputs.shape[1]
-        unroll = self.unroll if self.unroll is not None else timesteps is not None
-        if unroll and timesteps is None:
-            raise ValueError(
-                f"{owner}: `unroll=True` needs a static number of time steps; "
-                f"got inputs of shape {tuple(inputs.shape)}."
-            )
-        if unroll:
+        if self.unrolls(timesteps):
             spikes, membranes = self._unrolled(step, inputs, timesteps)
         else:
             spikes, membranes = self._scanned(step, inputs)
         return (spikes, membranes) if self.return_membrane else spikes
+
+    def unrolls(self, timesteps):
+        """Whether `call` unrolls its time loop for ``timesteps`` steps (None:
+        not static) or scans it; see the ``unroll`` argument."""
+        if self.unroll is None:
+            longest = backend.unroll_max_steps()
+            return timesteps is not None and (longest is None or timesteps <= longest)
+        if self.unroll and timesteps is None:
+            raise ValueError(
+                f"{type(self).__name__}: `unroll=True` needs a static number of time "
+                "steps; got inputs with no static time axis (axis 1)."
+            )
+        return self.unroll
 
     def _initial_state(self, x0):
         start = self.resting_potential if self.initial_membrane is None else self.initial_membrane
@@ -197,15 +206,11 @@ class SpikingNeuron(keras.layers.Layer):
     def _scanned(self, step, inputs):
         xs = ops.moveaxis(inputs, 1, 0)
 
-        def body(carry, x):
-            s, v = step(carry[0], x)
-            # Keras's TensorFlow scan needs outputs shaped like the carry, so
-            # the carry holds (membrane, last spikes) and the output (spikes,
-            # membrane).
-            return (v, s), (s, v)
+        def body(v, x):
+            s, v = step(v, x)
+            return v, (s, v)
 
-        v0 = self._initial_state(xs[0])
-        _, (spikes, membranes) = ops.scan(body, (v0, ops.zeros_like(v0)), xs)
+        _, (spikes, membranes) = backend.scan(body, self._initial_state(xs[0]), xs)
         spikes = ops.moveaxis(spikes, 0, 1)
         return spikes, ops.moveaxis(membranes, 0, 1) if self.return_membrane else None
 

@@ -41,7 +41,7 @@ class IF(SpikingNeuron):
 
     @classmethod
     def from_spikingjelly(cls, v_threshold=1.0, v_reset=0.0, surrogate="sigmoid",
-                          detach_reset=False, **kwargs):
+                          detach_reset=False, unroll=True, **kwargs):
         """An `IF` reproducing SpikingJelly's ``neuron.IFNode`` exactly.
 
         Args:
@@ -49,6 +49,10 @@ class IF(SpikingNeuron):
             v_reset: SpikingJelly's ``v_reset``; None selects the soft reset.
             surrogate: SpikingJelly's default is ``Sigmoid(alpha=4)``.
             detach_reset: as in SpikingJelly.
+            unroll: True (default here) runs the time loop step by step as the
+                peer does, so eager execution gives the peer's spikes and
+                membranes bit for bit; a scanned or XLA-compiled loop may fuse
+                multiply-adds and differ in the last bit of the membrane.
             **kwargs: other `IF` arguments.
         """
         return cls(
@@ -58,5 +62,6 @@ class IF(SpikingNeuron):
             surrogate=surrogate,
             detach_reset=detach_reset,
             threshold_inclusive=True,
+            unroll=unroll,
             **kwargs,
         )

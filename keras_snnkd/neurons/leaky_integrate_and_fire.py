@@ -112,7 +112,7 @@ class LIF(SpikingNeuron):
     @classmethod
     def from_snntorch(cls, beta, threshold=1.0, reset_mechanism="subtract",
                       surrogate="arctan", learn_threshold=False, reset_delay=True,
-                      **kwargs):
+                      unroll=True, **kwargs):
         """A `LIF` reproducing ``snntorch.Leaky`` exactly (float32).
 
         snnTorch computes ``U_t = beta * U_{t-1} + X_t - R_t * theta`` with
@@ -129,6 +129,10 @@ class LIF(SpikingNeuron):
             learn_threshold: snnTorch's ``learn_threshold``.
             reset_delay: snnTorch's ``reset_delay``; only its default (True)
                 is reproduced.
+            unroll: True (default here) runs the time loop step by step as the
+                peer does, so eager execution gives the peer's spikes and
+                membranes bit for bit; a scanned or XLA-compiled loop may fuse
+                multiply-adds and differ in the last bit of the membrane.
             **kwargs: other `LIF` arguments.
         """
         if reset_delay is not True:
@@ -144,12 +148,13 @@ class LIF(SpikingNeuron):
             surrogate=surrogate,
             trainable_threshold=learn_threshold,
             reset_delay=True,
+            unroll=unroll,
             **kwargs,
         )
 
     @classmethod
     def from_spikingjelly(cls, tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0,
-                          surrogate="sigmoid", detach_reset=False, **kwargs):
+                          surrogate="sigmoid", detach_reset=False, unroll=True, **kwargs):
         """A `LIF` reproducing SpikingJelly's ``neuron.LIFNode`` exactly (float32).
 
         Args:
@@ -159,6 +164,10 @@ class LIF(SpikingNeuron):
             v_reset: SpikingJelly's ``v_reset``; None selects the soft reset.
             surrogate: SpikingJelly's default is ``Sigmoid(alpha=4)``.
             detach_reset: as in SpikingJelly.
+            unroll: True (default here) runs the time loop step by step as the
+                peer does, so eager execution gives the peer's spikes and
+                membranes bit for bit; a scanned or XLA-compiled loop may fuse
+                multiply-adds and differ in the last bit of the membrane.
             **kwargs: other `LIF` arguments.
         """
         return cls(
@@ -170,5 +179,6 @@ class LIF(SpikingNeuron):
             surrogate=surrogate,
             detach_reset=detach_reset,
             threshold_inclusive=True,
+            unroll=unroll,
             **kwargs,
         )

@@ -84,10 +84,11 @@ class ParametricLIF(SpikingNeuron):
     @classmethod
     def from_spikingjelly(cls, init_tau=2.0, decay_input=True, v_threshold=1.0,
                           v_reset=0.0, surrogate="sigmoid", detach_reset=False,
-                          **kwargs):
+                          unroll=True, **kwargs):
         """A `ParametricLIF` matching SpikingJelly's ``neuron.ParametricLIFNode``.
 
-        Same arguments as SpikingJelly (``v_reset=None`` is the soft reset).
+        Same arguments as SpikingJelly (``v_reset=None`` is the soft reset);
+        ``unroll`` as in `LIF.from_spikingjelly` (True: bit for bit when eager).
         """
         return cls(
             init_tau=init_tau,
@@ -98,5 +99,6 @@ class ParametricLIF(SpikingNeuron):
             surrogate=surrogate,
             detach_reset=detach_reset,
             threshold_inclusive=True,
+            unroll=unroll,
             **kwargs,
         )
