@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_snnkd import datasets, layers, models, neurons
-from keras_snnkd.export import TFLiteMicroModel, kernel_sparsity, prune, to_tflite
+from keras_snnkd.export import TFLiteMicroModel, cluster, kernel_sparsity, prune, to_tflite
 
 
 def _accuracy(model, x, y):
@@ -53,6 +53,35 @@ def test_pruned_student_keeps_accuracy_and_runs_in_tflite_micro(student, tmp_pat
     floats = pruned.predict(x_test[:120], verbose=0)
     assert np.mean(micro.argmax(1) == floats.argmax(1)) >= 0.95
 
+
+
+def _kernels(model):
+    inners = [getattr(layer, "layer", layer) for layer in model.layers]
+    return {inner.name: keras.ops.convert_to_numpy(inner.kernel) for inner in inners
+            if isinstance(inner, (keras.layers.Dense, keras.layers.Conv2D))}
+
+
+def test_clustered_student_keeps_accuracy_and_runs_in_tflite_micro(student, tmp_path):
+    model, (x, y), (x_test, y_test) = student
+    before = [w.copy() for w in model.get_weights()]
+    clustered = cluster(model, x[:512], y[:512], clusters=16, epochs=1, verbose=0)
+    kernels = _kernels(clustered)
+    assert len(kernels) == 2
+    assert all(len(np.unique(kernel)) <= 16 for kernel in kernels.values()), {
+        name: len(np.unique(kernel)) for name, kernel in kernels.items()}
+    assert all(len(np.unique(kernel)) > 16 for kernel in _kernels(model).values())
+    baseline, after = _accuracy(model, x_test, y_test), _accuracy(clustered, x_test, y_test)
+    assert after >= baseline - 0.03, (baseline, after)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    for original, twin in zip(model.layers, clustered.layers):
+        assert type(original) is type(twin) and original.name == twin.name
+        if isinstance(original, neurons.SpikingNeuron):
+            assert original.get_config() == twin.get_config()
+    path = to_tflite(clustered, tmp_path / "clustered.tflite", quantize="int8",
+                     representative_data=x[:128])
+    micro = TFLiteMicroModel(path).predict(x_test[:120])
+    floats = clustered.predict(x_test[:120], verbose=0)
+    assert np.mean(micro.argmax(1) == floats.argmax(1)) >= 0.95
 
 ONCE = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
@@ -153,6 +182,39 @@ def test_prune_names_every_layer_the_mirror_cannot_rebuild():
                                          r"\(PoissonEncoder\), 'folded_norm' "
                                          r"\(TimeFolded\(LayerNormalization\)\)"):
         prune(model, _X, _Y)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"clusters": 1}, ValueError, r"`clusters` must be >= 2 .*got 1"),
+    ({"clusters": 0}, ValueError, r"`clusters` must be >= 1, got 0"),
+    ({"clusters": 13}, ValueError,
+     r"`clusters` must be <= 12, the size of the smallest kernel \(layer 'dense\w*'\); got 13"),
+    ({"clusters": 4.0}, TypeError, r"`clusters` must be a positive int, got 4.0 of type float"),
+    ({"clusters": True}, TypeError, "`clusters` must be a positive int"),
+    ({"epochs": 0}, ValueError, "`epochs` must be >= 1"),
+    ({"init": "random"}, ValueError, "`init` must be one of 'kmeans\\+\\+', 'linear'"),
+    ({"teacher": np.zeros((8, 3))}, ValueError, r"the teacher's outputs must have shape \(8, 10\)"),
+])
+def test_cluster_arguments(kwargs, error, match):
+    with pytest.raises(error, match=f"^cluster: {match}"):
+        cluster(_tiny(), _X, _Y, **{"clusters": 4, **kwargs})
+
+
+@pytest.mark.parametrize("x, y, match", [
+    (np.zeros((8, 5), "float32"), _Y, r"`x` must have shape \(N, 4\).*got \(8, 5\)"),
+    (_X, np.zeros(7, "int64"), r"`y` must be integer class labels of shape \(8,\)"),
+    (_X, np.full(8, 10), r"`y` must hold labels in \[0, 10\)"),
+])
+def test_cluster_data_shape(x, y, match):
+    with pytest.raises(ValueError, match=f"^cluster: {match}"):
+        cluster(_tiny(), x, y, clusters=4)
+
+
+def test_cluster_without_tfmot_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_model_optimization", None)
+    with pytest.raises(ImportError, match=r"^cluster: .*tensorflow_model_optimization.*"
+                                          r"pip install 'keras_snnkd\[tfmot\]'"):
+        cluster(_tiny(), _X, _Y, clusters=4)
 
 
 def test_missing_tfmot_names_the_extra(monkeypatch, tmp_path):

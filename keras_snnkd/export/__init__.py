@@ -12,6 +12,8 @@ C arrays for microcontrollers, NIR graphs, quantization-aware fine-tuning.
   the int8 grid (``keras.quantizers``, any backend).
 - `prune`, `kernel_sparsity`: magnitude pruning with TensorFlow Model
   Optimization on a tf_keras mirror of the model (the ``tfmot`` extra).
+- `cluster`: weight clustering (at most ``clusters`` values per kernel) with
+  tfmot on the same mirror.
 - `ExportPlan`, `StaticGraph`, `inspect_tflite`: the pieces underneath.
 
 The modules that need TensorFlow import it only when used, so the plan, NIR and
@@ -33,6 +35,7 @@ _EXPORTS = {
     "quantization_aware_finetune": "qat",
     "prune": "pruning",
     "kernel_sparsity": "pruning",
+    "cluster": "clustering",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,7 +1,7 @@
 """The tfmot bridge: checks in the user's process, tfmot work in a tf_keras worker.
 
 TensorFlow Model Optimization (tfmot 0.8) rejects Keras 3 models but works on
-tf_keras models. `prune` and ``to_tflite(quantize="qat")`` check their
+tf_keras models. `prune`, `cluster` and ``to_tflite(quantize="qat")`` check their
 arguments here, in the user's process under any backend, then save the model
 as ``.keras`` and run the tfmot job in a subprocess started with
 ``KERAS_BACKEND=tensorflow`` and ``TF_USE_LEGACY_KERAS=1`` (which must be set
@@ -33,7 +33,8 @@ MIRRORED = ("Dense, Conv2D, AveragePooling2D, MaxPooling2D, Flatten, Reshape, "
 _STATELESS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.AveragePooling2D,
               keras.layers.MaxPooling2D, keras.layers.Flatten, keras.layers.Reshape,
               keras.layers.BatchNormalization, keras.layers.ReLU)
-_TASKS = {"prune": "keras_snnkd.export.pruning", "qat": "keras_snnkd.export.tfmot_qat"}
+_TASKS = {"prune": "keras_snnkd.export.pruning", "cluster": "keras_snnkd.export.clustering",
+          "qat": "keras_snnkd.export.tfmot_qat"}
 
 
 def require_tfmot(owner):
@@ -132,7 +133,7 @@ def teacher_logits(owner, model, teacher, x):
 
 
 def run_tfmot_job(owner, task, model, arrays, options, returns_model):
-    """Runs ``task`` ("prune" or "qat") in a tf_keras worker process.
+    """Runs ``task`` ("prune", "cluster" or "qat") in a tf_keras worker process.
 
     Returns:
         ``(result, model)``: the job's JSON result and, with
