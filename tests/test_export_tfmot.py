@@ -33,7 +33,7 @@ def student():
 def test_pruned_student_keeps_accuracy_and_runs_in_tflite_micro(student, tmp_path):
     model, (x, y), (x_test, y_test) = student
     before = [w.copy() for w in model.get_weights()]
-    pruned = prune(model, x, y, sparsity=0.75, epochs=5, verbose=0)
+    pruned = prune(model, x, y, sparsity=0.75, epochs=8, verbose=0)
     for layer in pruned.layers:
         inner = getattr(layer, "layer", layer)
         if isinstance(inner, keras.layers.Dense):

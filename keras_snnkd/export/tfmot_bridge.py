@@ -7,7 +7,9 @@ as ``.keras`` and run the tfmot job in a subprocess started with
 ``KERAS_BACKEND=tensorflow`` and ``TF_USE_LEGACY_KERAS=1`` (which must be set
 before TensorFlow first imports Keras), where the model is rebuilt as a
 tf_keras mirror (`keras_snnkd.export.tf_keras_mirror`). The user's process
-never imports tf_keras and the user's model is never modified.
+never imports tf_keras and the user's model is never modified. The worker seeds
+its random numbers (`WORKER_SEED`: weight init of tfmot wrappers, k-means++,
+the fine-tuning's shuffling), so the same inputs give the same result.
 """
 
 import importlib
@@ -158,8 +160,14 @@ def run_tfmot_job(owner, task, model, arrays, options, returns_model):
     return result, output
 
 
+WORKER_SEED = 0
+
+
 def _dispatch(job):
     """Worker side: loads the model and arrays and runs the task module's ``tfmot_task``."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(WORKER_SEED)
     model = keras.saving.load_model(job["model"])
     arrays = {name: np.load(path) for name, path in job["arrays"].items()}
     result = importlib.import_module(_TASKS[job["task"]]).tfmot_task(
