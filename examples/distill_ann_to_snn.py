@@ -110,8 +110,7 @@ def main(argv=None):
                     common.accuracy(student, x_test, y_test))
                 progress.update()
     progress.close()
-    table = {name: common.summarize(values) for name, values in runs.items()}
-    path = common.write_json(args.out, "distill_ann_to_snn", {
+    return common.report(args, "distill_ann_to_snn", {
         "experiment": "ANN teacher -> SNN students, MNIST subset (4000 train / 1000 test)",
         "teacher": "models.reference_ann()",
         "students": {
@@ -121,12 +120,7 @@ def main(argv=None):
                                   f"hidden=32), {args.epochs} epochs",
         },
         "methods": described,
-        "seeds": args.seeds, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
-        "fast": args.fast, "table": table,
-    }, started)
-    print(common.markdown_table(table.items()))
-    print(f"wrote {path}")
-    return table
+    }, runs, started)
 
 
 if __name__ == "__main__":

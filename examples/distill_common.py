@@ -121,6 +121,22 @@ def markdown_table(rows, header=("model", "test accuracy (mean ± std)")):
     return "\n".join(lines)
 
 
+def settings(args):
+    """The command-line settings of a run, as every JSON table records them."""
+    return {"seeds": args.seeds, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
+            "fast": args.fast}
+
+
+def report(args, name, payload, runs, started):
+    """Summarizes ``runs`` (``{model: [accuracy per seed]}``) into a table, writes it
+    with ``payload`` and the settings to ``<out>/<name>.json``, prints it; returns it."""
+    table = {model: summarize(values) for model, values in runs.items()}
+    path = write_json(args.out, name, {**payload, **settings(args), "table": table}, started)
+    print(markdown_table(table.items()))
+    print(f"wrote {path}")
+    return table
+
+
 def write_json(out, name, payload, started):
     """Writes ``<out>/<name>.json`` with the run's settings and wall time; returns the path."""
     payload = {**payload, "recipe": "Adam 2e-3 with cosine decay to 0, batch 64, "

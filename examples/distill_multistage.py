@@ -76,19 +76,14 @@ def main(argv=None):
             runs.setdefault(f"student: {name}", []).append(
                 common.accuracy(student, x_test, y_test))
     progress.close()
-    table = {name: common.summarize(values) for name, values in runs.items()}
-    path = common.write_json(args.out, "distill_multistage", {
+    return common.report(args, "distill_multistage", {
         "experiment": "multi-stage vs single-stage distillation, MNIST subset",
         "teacher": "models.reference_ann()",
         "assistant": f"conv_snn(T={ASSISTANT_T}, channels=(16, 32), hidden=64)",
         "student": "models.dense_snn(timesteps=4, hidden=(128,))",
-        "loss": "0.5 CE + 0.5 ResponseKD(temperature=2, standardize=True) at every stage",
-        "seeds": args.seeds, "epochs_per_stage": args.epochs,
-        "teacher_epochs": args.teacher_epochs, "fast": args.fast, "table": table,
-    }, started)
-    print(common.markdown_table(table.items()))
-    print(f"wrote {path}")
-    return table
+        "loss": "0.5 CE + 0.5 ResponseKD(temperature=2, standardize=True) at every stage, "
+                "`epochs` epochs per stage",
+    }, runs, started)
 
 
 if __name__ == "__main__":

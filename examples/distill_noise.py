@@ -123,8 +123,7 @@ def main(argv=None):
                      "conv SNN (T=2)": "conv_snn(timesteps=2, channels=(4, 8), hidden=32), "
                                        f"{args.epochs} epochs"},
         "distillation": "0.5 CE + 0.5 ResponseKD(temperature=2, standardize=True), teacher cached",
-        "seeds": args.seeds, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
-        "fast": args.fast, "table": table,
+        **common.settings(args), "table": table,
     }, started)
     for kind, levels in sets.items():
         print(kind)

@@ -73,8 +73,7 @@ def main(argv=None):
                 common.accuracy(student, x_test, y_test))
             progress.update()
     progress.close()
-    table = {name: common.summarize(values) for name, values in runs.items()}
-    path = common.write_json(args.out, "distill_snn_to_snn", {
+    return common.report(args, "distill_snn_to_snn", {
         "experiment": "SNN teacher -> smaller SNN student (spike-count readout), MNIST subset",
         "teacher": f"conv_snn(T={TEACHER_T}, channels=(16, 32), hidden=128, spiking_output=True)",
         "student": f"conv_snn(T={STUDENT_T}, channels=(4, 8), hidden=32, spiking_output=True)",
@@ -84,12 +83,7 @@ def main(argv=None):
             "rate_kd": "CE + 5 RateKD on the output LIF layers",
             "spike_count_kd+rate_kd": "0.5 CE + 0.5 SpikeCountKD(1) + 5 RateKD",
         },
-        "seeds": args.seeds, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
-        "fast": args.fast, "table": table,
-    }, started)
-    print(common.markdown_table(table.items()))
-    print(f"wrote {path}")
-    return table
+    }, runs, started)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,9 @@
 import keras
 import numpy as np
 
-from keras_snnkd.export.pruning import PRUNED, _weighted_layers
 from keras_snnkd.export.tfmot_bridge import (
-    check_data, check_mirrorable, run_tfmot_job, teacher_logits)
-from keras_snnkd.validation import check_choice, check_number, check_positive_int
+    WEIGHTED, finetune_in_worker, history_result, weighted_layers)
+from keras_snnkd.validation import check_choice, check_positive_int
 
 INITS = ("kmeans++", "linear")
 """Centroid initializations: tfmot's ``KMEANS_PLUS_PLUS`` and ``LINEAR``."""
@@ -73,23 +72,15 @@ def cluster(model, x, y, clusters=16, epochs=2, init="kmeans++", teacher=None, b
     if clusters < 2:
         raise ValueError(f"{owner}: `clusters` must be >= 2 (distinct values per kernel), "
                          f"got {clusters}.")
-    check_positive_int(owner, "epochs", epochs)
     check_choice(owner, "init", init, INITS)
-    check_positive_int(owner, "batch_size", batch_size)
-    check_number(owner, "learning_rate", learning_rate, low=0.0)
-    plan = check_mirrorable(owner, model)
-    x, y = check_data(owner, plan, x, y)
-    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in _weighted_layers(model)}
+    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in weighted_layers(model)}
     smallest = min(sizes, key=sizes.get, default=None)
     if smallest is not None and clusters > sizes[smallest]:
         raise ValueError(f"{owner}: `clusters` must be <= {sizes[smallest]}, the size of the "
                          f"smallest kernel (layer {smallest!r}); got {clusters}.")
-    logits = teacher_logits(owner, model, teacher, x)
     options = {"clusters": clusters, "epochs": epochs, "init": init, "batch_size": batch_size,
                "learning_rate": learning_rate, "verbose": verbose}
-    _, clustered = run_tfmot_job(owner, "cluster", model, {"x": x, "y": y, "teacher": logits},
-                                 options, returns_model=True)
-    return clustered
+    return finetune_in_worker(owner, "cluster", model, x, y, teacher, options)
 
 
 def tfmot_task(model, arrays, options, output):
@@ -106,7 +97,7 @@ def tfmot_task(model, arrays, options, output):
     # tfmot seeds the centroids from the kernel when its wrapper builds, so wrap the
     # twins of the built mirror (which hold the model's weights) in a clone of it.
     mirror, pairs = build_mirror(model)
-    kernels = {twin.name for original, twin in pairs if isinstance(original, PRUNED)}
+    kernels = {twin.name for original, twin in pairs if isinstance(original, WEIGHTED)}
 
     def wrap(layer):
         if layer.name not in kernels:
@@ -119,11 +110,11 @@ def tfmot_task(model, arrays, options, output):
                        options["batch_size"], options["learning_rate"], (),
                        options["verbose"])
     copy_back(pairs, clustering.strip_clustering(mirror))
-    for layer in _weighted_layers(model):
+    for layer in weighted_layers(model):
         distinct = np.unique(keras.ops.convert_to_numpy(layer.kernel)).size
         if distinct > options["clusters"]:
             raise RuntimeError(
                 f"cluster: layer {layer.name!r} holds {distinct} distinct kernel values, "
                 f"more than clusters={options['clusters']} (a tfmot clustering problem).")
     model.save(output)
-    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    return history_result(history)

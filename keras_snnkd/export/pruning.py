@@ -6,12 +6,10 @@ import keras
 import numpy as np
 
 from keras_snnkd.export.tfmot_bridge import (
-    check_data, check_mirrorable, run_tfmot_job, teacher_logits)
-from keras_snnkd.validation import check_choice, check_number, check_positive_int
+    WEIGHTED, finetune_in_worker, history_result, weighted_layers)
+from keras_snnkd.validation import check_choice, check_number
 
 SCHEDULES = ("polynomial", "constant")
-PRUNED = (keras.layers.Dense, keras.layers.Conv2D)
-"""Layer types whose kernels are pruned (also inside `TimeFolded`)."""
 
 RAMP = 0.7
 """Share of the fine-tuning steps over which the polynomial schedule ramps up."""
@@ -72,24 +70,19 @@ def prune(model, x, y, sparsity=0.75, epochs=5, schedule="polynomial", teacher=N
     owner = "prune"
     sparsity = check_number(owner, "sparsity", sparsity, low=0.0, high=1.0,
                             low_inclusive=True, high_inclusive=False)
-    check_positive_int(owner, "epochs", epochs)
     check_choice(owner, "schedule", schedule, SCHEDULES)
-    check_positive_int(owner, "batch_size", batch_size)
-    check_number(owner, "learning_rate", learning_rate, low=0.0)
-    plan = check_mirrorable(owner, model)
-    x, y = check_data(owner, plan, x, y)
-    steps = _steps(len(x), epochs, batch_size)
-    if schedule == "polynomial" and sparsity > 0 and steps < 2:
-        raise ValueError(
-            f"{owner}: schedule='polynomial' needs at least 2 training steps; got epochs * "
-            f"ceil(N / batch_size) = {epochs} * ceil({len(x)} / {batch_size}) = {steps}. "
-            "Give more data or epochs, or use schedule='constant'.")
-    logits = teacher_logits(owner, model, teacher, x)
     options = {"sparsity": sparsity, "epochs": epochs, "schedule": schedule,
                "batch_size": batch_size, "learning_rate": learning_rate, "verbose": verbose}
-    _, pruned = run_tfmot_job(owner, "prune", model, {"x": x, "y": y, "teacher": logits},
-                              options, returns_model=True)
-    return pruned
+
+    def check_steps(x):
+        steps = _steps(len(x), epochs, batch_size)
+        if schedule == "polynomial" and sparsity > 0 and steps < 2:
+            raise ValueError(
+                f"{owner}: schedule='polynomial' needs at least 2 training steps; got epochs "
+                f"* ceil(N / batch_size) = {epochs} * ceil({len(x)} / {batch_size}) = "
+                f"{steps}. Give more data or epochs, or use schedule='constant'.")
+
+    return finetune_in_worker(owner, "prune", model, x, y, teacher, options, check_steps)
 
 
 def kernel_sparsity(model):
@@ -107,17 +100,10 @@ def kernel_sparsity(model):
     {'dense': 1.0}
     """
     shares = {}
-    for layer in _weighted_layers(model):
+    for layer in weighted_layers(model):
         kernel = keras.ops.convert_to_numpy(layer.kernel)
         shares[layer.name] = float(np.mean(kernel == 0))
     return shares
-
-
-def _weighted_layers(model):
-    for layer in model.layers:
-        inner = getattr(layer, "layer", layer)
-        if isinstance(inner, PRUNED):
-            yield inner
 
 
 def _steps(samples, epochs, batch_size):
@@ -156,7 +142,7 @@ def tfmot_task(model, arrays, options, output):
     steps = _steps(len(x), options["epochs"], options["batch_size"])
 
     def wrap(twin, original):
-        if not isinstance(original, PRUNED):
+        if not isinstance(original, WEIGHTED):
             return twin
         size = int(np.prod(original.kernel.shape))
         return tfmot.sparsity.keras.prune_low_magnitude(
@@ -167,11 +153,11 @@ def tfmot_task(model, arrays, options, output):
                        options["learning_rate"], [tfmot.sparsity.keras.UpdatePruningStep()],
                        options["verbose"])
     copy_back(pairs, tfmot.sparsity.keras.strip_pruning(mirror))
-    for layer in _weighted_layers(model):
+    for layer in weighted_layers(model):
         kernel = keras.ops.convert_to_numpy(layer.kernel)
         if np.sum(kernel == 0) < zeros_needed(options["sparsity"], kernel.size):
             raise RuntimeError(
                 f"prune: layer {layer.name!r} reached {np.mean(kernel == 0):.4f} zeros, "
                 f"short of sparsity={options['sparsity']} (a tfmot schedule problem).")
     model.save(output)
-    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    return history_result(history)

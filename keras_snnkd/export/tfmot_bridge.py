@@ -26,6 +26,7 @@ from keras_snnkd.export._worker import run_job, serve
 from keras_snnkd.export.plan import _IDENTITY, _READOUTS, _chain, ExportPlan
 from keras_snnkd.layers import RepeatEncoder, TimeFolded
 from keras_snnkd.neurons import IF, LIF, ParametricLIF
+from keras_snnkd.validation import check_number, check_positive_int
 
 EXTRA = "pip install 'keras_snnkd[tfmot]'"
 REQUIRED = ("tensorflow", "tf_keras", "tensorflow_model_optimization")
@@ -35,6 +36,8 @@ MIRRORED = ("Dense, Conv2D, AveragePooling2D, MaxPooling2D, Flatten, Reshape, "
 _STATELESS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.AveragePooling2D,
               keras.layers.MaxPooling2D, keras.layers.Flatten, keras.layers.Reshape,
               keras.layers.BatchNormalization, keras.layers.ReLU)
+WEIGHTED = (keras.layers.Dense, keras.layers.Conv2D)
+"""Layer types whose kernels `prune` and `cluster` rewrite (also inside `TimeFolded`)."""
 _TASKS = {"prune": "keras_snnkd.export.pruning", "cluster": "keras_snnkd.export.clustering",
           "qat": "keras_snnkd.export.tfmot_qat"}
 
@@ -132,6 +135,42 @@ def teacher_logits(owner, model, teacher, x):
     if not np.all(np.isfinite(logits)):
         raise ValueError(f"{owner}: the teacher's outputs contain NaN or infinite values.")
     return logits
+
+
+def weighted_layers(model):
+    """The `WEIGHTED` layers of ``model``, taken out of their `TimeFolded` wrappers."""
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, WEIGHTED):
+            yield inner
+
+
+def finetune_in_worker(owner, task, model, x, y, teacher, options, check=None):
+    """Parent side of `prune` and `cluster`: checks, then the tfmot job.
+
+    Checks the fine-tuning settings in ``options`` (``epochs``, ``batch_size``,
+    ``learning_rate``), that the mirror can rebuild ``model`` and the data
+    (`check_data`), then ``check(x)`` (the task's own checks on the data),
+    computes the teacher's logits (`teacher_logits`) and runs ``task`` in
+    the worker.
+
+    Returns:
+        The new Keras 3 model the job saved.
+    """
+    check_positive_int(owner, "epochs", options["epochs"])
+    check_positive_int(owner, "batch_size", options["batch_size"])
+    check_number(owner, "learning_rate", options["learning_rate"], low=0.0)
+    plan = check_mirrorable(owner, model)
+    x, y = check_data(owner, plan, x, y)
+    if check is not None:
+        check(x)
+    arrays = {"x": x, "y": y, "teacher": teacher_logits(owner, model, teacher, x)}
+    return run_tfmot_job(owner, task, model, arrays, options, returns_model=True)[1]
+
+
+def history_result(history):
+    """Worker side: a job's JSON result, the fine-tuning's tf_keras ``History``."""
+    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
 
 
 def run_tfmot_job(owner, task, model, arrays, options, returns_model):

@@ -26,6 +26,7 @@ import tensorflow_model_optimization as tfmot
 from keras_snnkd.export.tf_keras_mirror import (
     CUSTOM_OBJECTS, MirrorFold, MirrorNeuron, MirrorReadout, MirrorRepeat, build_mirror,
     copy_back, finetune)
+from keras_snnkd.export.tfmot_bridge import history_result
 
 _quantizers = tfmot.quantization.keras.quantizers
 
@@ -108,4 +109,4 @@ def tfmot_task(model, arrays, options, output):
     to_tflite(model, options["path"], quantize="int8",
               representative_data=arrays["representative"], timesteps=options["timesteps"],
               search_ranges=options["search_ranges"])
-    return {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    return history_result(history)
