@@ -258,3 +258,19 @@ def test_both_loops_train_under_xla(rng, unroll):
     assert np.isfinite(loss)
     after = [to_numpy(w) for w in model.trainable_weights]
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="graph breaks are a torch.compile notion (XLA traces whole "
+                           "functions or fails, which test_both_loops_train_under_xla covers)")
+@pytest.mark.parametrize("layer", [LIF(beta=0.9), IF(), ParametricLIF()])
+def test_neuron_call_traces_into_one_torch_graph(rng, layer):
+    # A graph break inside a neuron layer (an import, a NumPy value, ...) splits
+    # torch.compile's training step at every spiking layer and runs them eagerly.
+    import torch
+
+    x = ops.convert_to_tensor(rng.normal(1.0, 1.0, size=(2, 4, 3)).astype("float32"))
+    layer(x)  # builds outside the trace, as Model.fit does
+    explained = torch._dynamo.explain(layer)(x)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1

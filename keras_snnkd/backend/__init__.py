@@ -16,14 +16,23 @@ import keras
 _MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
+_LOADED = {}
+
+
 def _impl():
+    # Imported once per backend and then looked up: an import inside a traced
+    # function would break torch.compile's graph at every neuron layer.
     name = keras.backend.backend()
-    if name not in _MODULES:
-        raise RuntimeError(
-            f"keras_snnkd supports the tensorflow, jax and torch backends; Keras "
-            f"is running on {name!r}."
-        )
-    return importlib.import_module(f"keras_snnkd.backend.{_MODULES[name]}_backend")
+    module = _LOADED.get(name)
+    if module is None:
+        if name not in _MODULES:
+            raise RuntimeError(
+                f"keras_snnkd supports the tensorflow, jax and torch backends; Keras "
+                f"is running on {name!r}."
+            )
+        module = _LOADED[name] = importlib.import_module(
+            f"keras_snnkd.backend.{_MODULES[name]}_backend")
+    return module
 
 
 def value_and_grad(fn, args):
