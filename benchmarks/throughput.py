@@ -48,7 +48,9 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision):
 
     if precision != "float32":
         keras.mixed_precision.set_dtype_policy(precision)
-    keras.utils.set_random_seed(0)
+    # No keras.utils.set_random_seed: it imports TensorFlow (about 560 MB of RSS) when
+    # TensorFlow is installed, under every backend. The weights' values do not change
+    # the step time.
     rng = np.random.default_rng(0)
     if kind == "snn":
         model, n = models.reference_snn(timesteps=timesteps), batch
@@ -57,8 +59,10 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision):
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=jit_compile)
-    x = rng.uniform(0, 1, size=(n, 28, 28, 1)).astype("float32")
-    y = rng.integers(0, 10, size=n)
+    # Backend tensors, as fit's data adapters give: a NumPy batch is converted inside
+    # the compiled step, which breaks torch.compile's graph at the first layer.
+    x = keras.ops.convert_to_tensor(rng.uniform(0, 1, size=(n, 28, 28, 1)).astype("float32"))
+    y = keras.ops.convert_to_tensor(rng.integers(0, 10, size=n))
     return (lambda: model.train_on_batch(x, y),
             lambda: np.asarray(model.predict_on_batch(x)))
 
