@@ -257,3 +257,13 @@ def test_prune_table_fast_mode(tmp_path):
     assert set(next(iter(result["qat"].values()))) == {
         "float_accuracy", "ptq_int8", "tfmot_qat_int8", "keras_weight_qat_int8"}
     assert json.loads((tmp_path / "prune_fast.json").read_text()) == result
+
+
+@pytest.mark.parametrize("function", [prune, cluster])
+@pytest.mark.parametrize("model, error, match", [
+    ("not a model", TypeError, "`model` must be a keras.Model, got str"),
+    (keras.Sequential([keras.layers.Dense(3)]), ValueError, "is not built with a known input"),
+])
+def test_prune_and_cluster_reject_models_they_cannot_read(function, model, error, match):
+    with pytest.raises(error, match=f"^{function.__name__}: .*{match}"):
+        function(model, _X, _Y)

@@ -73,14 +73,18 @@ def cluster(model, x, y, clusters=16, epochs=2, init="kmeans++", teacher=None, b
         raise ValueError(f"{owner}: `clusters` must be >= 2 (distinct values per kernel), "
                          f"got {clusters}.")
     check_choice(owner, "init", init, INITS)
-    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in weighted_layers(model)}
-    smallest = min(sizes, key=sizes.get, default=None)
-    if smallest is not None and clusters > sizes[smallest]:
-        raise ValueError(f"{owner}: `clusters` must be <= {sizes[smallest]}, the size of the "
-                         f"smallest kernel (layer {smallest!r}); got {clusters}.")
     options = {"clusters": clusters, "epochs": epochs, "init": init, "batch_size": batch_size,
                "learning_rate": learning_rate, "verbose": verbose}
-    return finetune_in_worker(owner, "cluster", model, x, y, teacher, options)
+
+    def check_kernels(x):  # after finetune_in_worker has checked that model is a built model
+        sizes = {layer.name: int(np.prod(layer.kernel.shape))
+                 for layer in weighted_layers(model)}
+        smallest = min(sizes, key=sizes.get, default=None)
+        if smallest is not None and clusters > sizes[smallest]:
+            raise ValueError(f"{owner}: `clusters` must be <= {sizes[smallest]}, the size of "
+                             f"the smallest kernel (layer {smallest!r}); got {clusters}.")
+
+    return finetune_in_worker(owner, "cluster", model, x, y, teacher, options, check_kernels)
 
 
 def tfmot_task(model, arrays, options, output):
