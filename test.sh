@@ -6,11 +6,15 @@ set -uo pipefail
 cd "$(dirname "$0")"
 python=.venv/bin/python
 [ -x "$python" ] || python=python3
+# Test files run in parallel worker processes (pytest-xdist), a whole file per worker
+# so that its module fixtures are built once; SNNKD_TEST_WORKERS=0 runs in-process.
+workers=${SNNKD_TEST_WORKERS:-2}
 failed=()
 for backend in tensorflow jax torch; do
     echo "=== KERAS_BACKEND=$backend ==="
     start=$(date +%s)
-    KERAS_BACKEND=$backend "$python" -m pytest -q -p no:cacheprovider "$@" || failed+=("$backend")
+    KERAS_BACKEND=$backend "$python" -m pytest -q -p no:cacheprovider \
+        -n "$workers" --dist loadfile "$@" || failed+=("$backend")
     echo "=== $backend: $(( $(date +%s) - start )) s ==="
 done
 echo "=== docs: mkdocs build --strict ==="

@@ -11,8 +11,8 @@ One invocation measures, side by side:
 Every system lives in its own worker process (so each has its own peak memory), built and
 warmed up once; the parent then asks them in turn (A B C D A B C D ...) for short bursts of
 steps, so machine noise hits all systems alike, and reports medians and ratios. A second
-part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile) time and step
-time.
+part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile, with cold
+compiler caches) time and step time, of the SNN and of its ANN at batch B*T.
 
 Usage:
     python benchmarks/throughput.py --backend jax --T 4 --batch 64 --json out.json
@@ -115,7 +115,11 @@ def worker(system, timesteps, batch, jit_compile, precision):
 # -- parent side --------------------------------------------------------------------------
 class Worker:
     def __init__(self, system, args, timesteps=None):
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        # TorchInductor caches compiled kernels on disk across processes: a cached graph
+        # would make the first step of a rerun look like a fast compile. Every first step
+        # here is a cold one, as on a fresh machine.
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   TORCHINDUCTOR_FORCE_DISABLE_CACHES="1")
         if ":" in system:
             env["KERAS_BACKEND"] = system.split(":")[1]
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", system,
@@ -199,7 +203,7 @@ def main_benchmark(args):
 
 def sweep(args):
     """Per backend and T: first-step (trace/compile) time and step time of the SNN, and the
-    step time of its ANN at batch B*T (interleaved with it), i.e. the limit ratio at each T."""
+    same two of its ANN at batch B*T (interleaved with it), i.e. the limit ratio at each T."""
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     rows = []
     for backend in backends:
@@ -210,6 +214,7 @@ def sweep(args):
             for w in workers:
                 w.close()
             rows.append({"backend": backend, "T": T, "first_step_s": workers[0].ready["first_step_s"],
+                         "ann_bt_first_step_s": workers[1].ready["first_step_s"],
                          "step_s": step[snn], "ann_bt_step_s": step[ann],
                          "limit_ratio": step[ann] / step[snn], "peak_rss_mb": peak[snn]})
             print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s, step "
