@@ -250,7 +250,7 @@ def throughput(data):
                  "inference samples/s", "peak RSS MB (training)"], rows) + notes
     if data.get("sweep"):
         sweep = [[r["backend"], r["T"], f"{r['first_step_s']:.1f}",
-                  num(r.get("ann_bt_first_step_s")),
+                  f"{r['ann_bt_first_step_s']:.1f}",
                   f"{1000 * r['step_s']:.0f}", f"{r['step_vs_T4']:.2f}",
                   f"{1000 * r['ann_bt_step_s']:.0f}", f"{r['limit_ratio']:.2f}"]
                  for r in data["sweep"]]

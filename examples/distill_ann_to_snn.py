@@ -100,16 +100,17 @@ def main(argv=None):
             probe = factory()
             initial, epochs = probe.get_weights(), factor * args.epochs
             for name in ["scratch", *methods(teacher, probe)]:
+                key = f"{student_name}: {name}"
                 student = factory()
                 student.set_weights(initial)
                 if name == "scratch":
                     common.train(student, x, y, epochs)
                 else:
                     description, losses, weights, student_weight = methods(teacher, student)[name]
-                    described[f"{student_name}: {name}"] = description
+                    described[key] = description
                     common.distill(teacher, student, losses, x, y, epochs, weights,
                                    student_weight)
-                runs.setdefault(f"{student_name}: {name}", []).append(
+                runs.setdefault(key, []).append(
                     common.accuracy(student, x_test, y_test))
                 progress.update()
     progress.close()
