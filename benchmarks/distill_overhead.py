@@ -42,7 +42,6 @@ TARGET = 1.15
 def measure(samples, rounds, timesteps, batch_size):
     """Worker: the A B C rounds on the current backend; returns a result dict."""
     import keras
-    import numpy as np
 
     from keras_snnkd import datasets, models
     from keras_snnkd.distill import Distiller, ResponseKD, cache_teacher

@@ -252,7 +252,7 @@ def main():
               f"(x{r['speedup_vs_spikingjelly']:.2f} SpikingJelly, limit ratio "
               f"{r['limit_ratio']:.2f}), infer {r['snn_infer_samples_per_s']:.0f}/s, "
               f"peak {r['peak_rss_mb']:.0f} MB")
-    print(f"peers: " + ", ".join(f"{k} {v:.0f}/s" for k, v in result["results"][0]["peers"].items()))
+    print("peers: " + ", ".join(f"{k} {v:.0f}/s" for k, v in result["results"][0]["peers"].items()))
     if not args.no_sweep:
         result["sweep"] = sweep(args)
     if args.json:

@@ -1,7 +1,5 @@
 """`Distiller` under fit/evaluate/predict/callbacks on the current backend (tiny models)."""
 
-import os
-
 import keras
 import numpy as np
 import pytest

@@ -1,10 +1,9 @@
 """Bad input to the distillation API raises a clear error naming the argument."""
 
 import keras
-import numpy as np
 import pytest
 
-from keras_snnkd import layers, models, neurons
+from keras_snnkd import layers, neurons
 from keras_snnkd.distill import (
     AttentionTransfer,
     Distiller,

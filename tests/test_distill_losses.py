@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_snnkd import layers, models, neurons
+from keras_snnkd import models
 from keras_snnkd.backend import value_and_grad
 from keras_snnkd.distill import (
     AttentionTransfer,

@@ -25,7 +25,6 @@ if BACKEND != "tensorflow":
 from keras_snnkd import datasets, models  # noqa: E402
 from keras_snnkd.export import (  # noqa: E402
     LiteRTModel, TFLiteMicroModel, inspect_tflite, to_c_array, to_tflite, vela_report)
-from keras_snnkd.export.static_graph import SCOPE  # noqa: E402
 
 
 def _compile(model):

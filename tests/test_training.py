@@ -1,7 +1,6 @@
 """Training on real data with plain `fit`, on the current backend."""
 
 import keras
-import numpy as np
 import pytest
 
 from keras_snnkd import datasets, models, monitor

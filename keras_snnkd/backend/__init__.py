@@ -6,7 +6,6 @@ backend with the same functions:
 
 - ``value_and_grad(fn, args)``: ``fn(*args)`` and its gradients w.r.t. ``args``.
 - ``scan(step, init, xs)``: the neurons' loop over time when it is not unrolled.
-- ``UNROLL_MAX_STEPS``: the longest loop over time unrolled by default.
 """
 
 import importlib
@@ -81,15 +80,3 @@ def scan(step, init, xs):
     """
     return _impl().scan(step, init, xs)
 
-
-def unroll_max_steps():
-    """The longest static loop over time that neurons unroll by default (None:
-    any length); longer loops run through `scan`. Chosen per backend from the
-    T sweep of ``benchmarks/throughput.py``.
-
-    Example:
-    >>> from keras_snnkd.backend import unroll_max_steps
-    >>> unroll_max_steps() is None or unroll_max_steps() >= 1
-    True
-    """
-    return _impl().UNROLL_MAX_STEPS

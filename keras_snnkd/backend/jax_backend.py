@@ -5,10 +5,6 @@ import keras
 import numpy as np
 
 
-# Longest time loop unrolled by default: at T=32 a scan compiled in half the time
-# (4 s vs 8 s) with a 20 % shorter step; at T=4 the unrolled step is 1.9x faster.
-UNROLL_MAX_STEPS = 8
-
 
 def value_and_grad(fn, args):
     value, grads = jax.value_and_grad(lambda *a: fn(*a), argnums=tuple(range(len(args))))(

@@ -4,10 +4,6 @@ import keras
 import tensorflow as tf
 
 
-# Unrolled loops are faster here at every T we measured (benchmarks/throughput.py,
-# jit_compile=True: T=4 step 2.7x faster than scanned, T=32 2.5x, compile 9 s at T=32).
-UNROLL_MAX_STEPS = None
-
 
 def value_and_grad(fn, args):
     args = [tf.convert_to_tensor(a) for a in args]

@@ -5,10 +5,6 @@ import torch
 from keras import ops
 
 
-# Keras's PyTorch scan is a Python loop too: unrolling costs nothing and avoids the
-# copies of moving time to axis 0 and back.
-UNROLL_MAX_STEPS = None
-
 
 def value_and_grad(fn, args):
     args = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in args]

@@ -42,8 +42,9 @@ class SpikingNeuron(keras.layers.Layer):
             the spikes.
         unroll: True unrolls the time loop (static ``T`` only), False uses
             `keras_snnkd.backend.scan`; None (default) unrolls when ``T`` is
-            static and at most the backend's `keras_snnkd.backend.unroll_max_steps`
-            (JAX: 8; TensorFlow and PyTorch: any ``T``), and scans otherwise.
+            static and scans otherwise (unrolled training steps ran faster on
+            every backend, up to ``T`` = 32; a scan compiles faster for long
+            sequences).
         initial_membrane: the membrane potential ``v_0`` every call starts
             from; None (default) starts at the resting potential. ANN to SNN
             conversion starts at ``theta / 2`` (see `keras_snnkd.layers.StepReLU`).
@@ -176,8 +177,7 @@ class SpikingNeuron(keras.layers.Layer):
         """Whether `call` unrolls its time loop for ``timesteps`` steps (None:
         not static) or scans it; see the ``unroll`` argument."""
         if self.unroll is None:
-            longest = backend.unroll_max_steps()
-            return timesteps is not None and (longest is None or timesteps <= longest)
+            return timesteps is not None
         if self.unroll and timesteps is None:
             raise ValueError(
                 f"{type(self).__name__}: `unroll=True` needs a static number of time "
@@ -192,8 +192,11 @@ class SpikingNeuron(keras.layers.Layer):
     def _unrolled(self, step, inputs, timesteps):
         v = None
         spikes, membranes = [], []
-        for t in range(timesteps):
-            x = inputs[:, t]
+        # Split, not inputs[:, t]: the gradient of T slices is T zero-padded tensors of
+        # the whole input's size, summed (quadratic in T on TensorFlow); that of a split
+        # is one concatenation.
+        for x in ops.split(inputs, timesteps, axis=1):
+            x = ops.squeeze(x, 1)
             if v is None:
                 v = self._initial_state(x)
             s, v = step(v, x)
