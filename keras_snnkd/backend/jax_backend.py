@@ -5,7 +5,6 @@ import keras
 import numpy as np
 
 
-
 def value_and_grad(fn, args):
     value, grads = jax.value_and_grad(lambda *a: fn(*a), argnums=tuple(range(len(args))))(
         *[jax.numpy.asarray(a) for a in args]

@@ -4,7 +4,6 @@ import keras
 import tensorflow as tf
 
 
-
 def value_and_grad(fn, args):
     args = [tf.convert_to_tensor(a) for a in args]
     with tf.GradientTape() as tape:

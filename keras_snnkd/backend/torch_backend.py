@@ -5,7 +5,6 @@ import torch
 from keras import ops
 
 
-
 def value_and_grad(fn, args):
     args = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in args]
     value = fn(*args)
