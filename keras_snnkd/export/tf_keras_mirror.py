@@ -104,11 +104,14 @@ class MirrorNeuron(tf_keras.layers.Layer):
         def charge(v, current):
             return p["beta"] * v + p["alpha"] * current + p["gamma"]
 
-        v = tf.zeros_like(x[:, 0]) + p["initial"]
+        # Unstacked once, not sliced per step: T slice gradients are T zero-padded
+        # tensors of the whole input's size, summed (see SpikingNeuron._unrolled).
+        steps = tf.unstack(x, num=self.timesteps, axis=1)
+        v = tf.zeros_like(steps[0]) + p["initial"]
         spikes = []
-        for t in range(self.timesteps):
+        for current in steps:
             s, v = dynamics.neuron_step(
-                charge, x[:, t], v, threshold=p["threshold"], surrogate=fire,
+                charge, current, v, threshold=p["threshold"], surrogate=fire,
                 reset=p["reset"], v_reset=p["v_reset"], detach_reset=p["detach_reset"],
                 inclusive=p["inclusive"], reset_delay=p["reset_delay"])
             spikes.append(s)
