@@ -97,8 +97,10 @@ def worker(system, timesteps, batch, jit_compile, precision):
     train()
     first = time.perf_counter() - start
     infer()
+    # XLA_FLAGS as XLA read it: keras_snnkd adds YNNPACK under JAX (backend/xla_cpu.py).
     print(json.dumps({"first_step_s": first, "rss_after_imports_mb": imported,
-                      "rss_start_mb": baseline}), flush=True)
+                      "rss_start_mb": baseline, "xla_flags": os.environ.get("XLA_FLAGS")}),
+          flush=True)
     for line in sys.stdin:
         command, *args = line.split()
         if command == "quit":
@@ -192,6 +194,7 @@ def main_benchmark(args):
             "peak_rss_mb": peak[snn],
             "training_rss_mb": peak[snn] - ready[snn]["rss_after_imports_mb"],
             "first_step_s": ready[snn]["first_step_s"],
+            "xla_flags": ready[snn]["xla_flags"],
             "peers": peers,
             "peers_infer": {p: b / infer[p] for p in PEERS},
             "peers_memory": peer_memory,
