@@ -246,6 +246,10 @@ def throughput(data):
              "as an ANN trained at batch B·T. Memory: peak resident set of the worker process "
              "(in brackets: growth after the imports, i.e. what training itself added). "
              f"{data['machine']['cpus']} CPU cores, all systems in one run, interleaved.")
+    flags = [f"{r['backend']}: `XLA_FLAGS={r['xla_flags']}`" for r in results if r.get("xla_flags")]
+    if flags:
+        notes += (" Set by `import keras_snnkd` (`keras_snnkd.backend.xla_cpu`): "
+                  + "; ".join(flags) + ".")
     out = table(["system", "train samples/s", "× SpikingJelly", "× best peer", "limit ratio",
                  "inference samples/s", "peak RSS MB (training)"], rows) + notes
     if data.get("sweep"):

@@ -61,10 +61,15 @@ def accuracy(model, x, y):
     return float(np.mean(np.argmax(model.predict(x, batch_size=500, verbose=0), -1) == y))
 
 
-def train(model, x, y, epochs):
-    """Plain supervised training (cross-entropy on labels)."""
+def train(model, x, y, epochs, augment=None):
+    """Plain supervised training (cross-entropy on labels); ``augment(x)``, if given,
+    makes each epoch's copy of the images."""
     model.compile(optimizer(epochs, len(x)), CE)
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0)
+    if augment is None:
+        model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0)
+        return model
+    for _ in range(epochs):
+        model.fit(augment(x), y, batch_size=BATCH, epochs=1, verbose=0)
     return model
 
 
@@ -81,11 +86,8 @@ def ann_teacher(x, y, epochs, augment=False):
         return train(teacher, x, y, epochs)
     jitter = keras.Sequential([L.RandomTranslation(0.1, 0.1), L.RandomRotation(0.04),
                                L.RandomZoom(0.1)], name="augment")
-    teacher.compile(optimizer(epochs, len(x)), CE)
-    for _ in range(epochs):
-        shaken = keras.ops.convert_to_numpy(jitter(x, training=True))
-        teacher.fit(shaken, y, batch_size=BATCH, epochs=1, verbose=0)
-    return teacher
+    return train(teacher, x, y, epochs,
+                 augment=lambda images: keras.ops.convert_to_numpy(jitter(images, training=True)))
 
 
 def dense_student(timesteps=4, hidden=128, name="dense_student"):

@@ -43,9 +43,11 @@ class LastMembrane(keras.layers.Layer):
             xs = ops.moveaxis(inputs, 1, 0)
             last, _ = ops.scan(lambda v, x: (self.beta * v + x, None), ops.zeros_like(xs[0]), xs)
             return last
-        v = inputs[:, 0]
-        for t in range(1, time):
-            v = self.beta * v + inputs[:, t]
+        # Split once, not inputs[:, t]: see SpikingNeuron's unrolled loop.
+        first, *rest = [ops.squeeze(x, 1) for x in ops.split(inputs, time, axis=1)]
+        v = first
+        for x in rest:
+            v = self.beta * v + x
         return v
 
     def get_config(self):
