@@ -54,6 +54,26 @@ def test_logger_writes_rates_to_logs_and_csv(tmp_path, digits):
     assert history.history["firing_rate/mean"][-1] == pytest.approx(mean)
 
 
+def test_logger_rates_reach_tensorboard(tmp_path, digits):
+    # keras.callbacks.TensorBoard writes through tf.summary on every backend.
+    import tensorflow as tf
+
+    x, y = digits
+    model = compile_(models.dense_snn(timesteps=3, input_shape=(8, 8, 1), hidden=(16,)))
+    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[
+        FiringRateLogger(x[:32]), keras.callbacks.TensorBoard(str(tmp_path))])
+    logged = {}
+    for path in (tmp_path / "train").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag.startswith("epoch_"):  # (there is a model-config text too)
+                    logged.setdefault(value.tag, []).append(
+                        float(tf.make_ndarray(value.tensor)))
+    name = monitor.spiking_layers(model)[0].name
+    for key in (f"firing_rate/{name}", "firing_rate/mean"):
+        np.testing.assert_allclose(logged[f"epoch_{key}"], history.history[key], rtol=1e-6)
+
+
 def test_logger_rejects_models_without_neurons(digits):
     x, y = digits
     ann = compile_(models.reference_ann(input_shape=(8, 8, 1)))
