@@ -105,7 +105,7 @@ class MirrorNeuron(tf_keras.layers.Layer):
             return p["beta"] * v + p["alpha"] * current + p["gamma"]
 
         # Unstacked once, not sliced per step: T slice gradients are T zero-padded
-        # tensors of the whole input's size, summed (see SpikingNeuron._unrolled).
+        # tensors of the whole input's size, summed (see neurons.dynamics.time_steps).
         steps = tf.unstack(x, num=self.timesteps, axis=1)
         v = tf.zeros_like(steps[0]) + p["initial"]
         spikes = []

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_snnkd.neurons.dynamics import time_steps
 from keras_snnkd.validation import check_number, check_time_major_shape
 
 
@@ -43,8 +44,7 @@ class LastMembrane(keras.layers.Layer):
             xs = ops.moveaxis(inputs, 1, 0)
             last, _ = ops.scan(lambda v, x: (self.beta * v + x, None), ops.zeros_like(xs[0]), xs)
             return last
-        # Split once, not inputs[:, t]: see SpikingNeuron's unrolled loop.
-        first, *rest = [ops.squeeze(x, 1) for x in ops.split(inputs, time, axis=1)]
+        first, *rest = time_steps(inputs, time)
         v = first
         for x in rest:
             v = self.beta * v + x

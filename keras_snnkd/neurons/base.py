@@ -192,11 +192,7 @@ class SpikingNeuron(keras.layers.Layer):
     def _unrolled(self, step, inputs, timesteps):
         v = None
         spikes, membranes = [], []
-        # Split, not inputs[:, t]: the gradient of T slices is T zero-padded tensors of
-        # the whole input's size, summed (quadratic in T on TensorFlow); that of a split
-        # is one concatenation.
-        for x in ops.split(inputs, timesteps, axis=1):
-            x = ops.squeeze(x, 1)
+        for x in dynamics.time_steps(inputs, timesteps):
             if v is None:
                 v = self._initial_state(x)
             s, v = step(v, x)

@@ -24,6 +24,16 @@ from keras import ops
 RESETS = ("subtract", "zero", "none")
 
 
+def time_steps(inputs, timesteps):
+    """Splits ``(batch, T, ...)`` into the list of its ``T`` steps ``(batch, ...)``.
+
+    One split, not ``inputs[:, t]`` per step: the gradient of ``T`` slices is
+    ``T`` zero-padded tensors of the whole input's size, summed (quadratic in
+    ``T`` on TensorFlow); that of a split is one concatenation.
+    """
+    return [ops.squeeze(x, 1) for x in ops.split(inputs, timesteps, axis=1)]
+
+
 def fire(h, threshold, surrogate, inclusive):
     """``s = H(h - threshold)`` with the surrogate gradient of ``surrogate``."""
     return surrogate(h - threshold, inclusive=inclusive)
