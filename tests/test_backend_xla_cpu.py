@@ -28,7 +28,15 @@ YNN = f"{xla_cpu.FLAG}={xla_cpu.VALUE}"
 ])
 def test_flag_is_added_only_where_it_is_known_and_wanted(environ, backend, jaxlib, tensorflow,
                                                          expected):
-    assert xla_cpu.updated_xla_flags(environ, backend, jaxlib, tensorflow) == expected
+    installed = {"jaxlib": jaxlib, "tensorflow": tensorflow}.get
+    assert xla_cpu.updated_xla_flags(environ, backend, installed) == expected
+
+
+def test_tensorflow_cpu_counts_as_tensorflow():
+    old = {"jaxlib": "0.10.2", "tensorflow-cpu": "2.20.0"}.get
+    assert xla_cpu.updated_xla_flags({}, "jax", old) is None
+    checked = {"jaxlib": "0.10.2", "tensorflow-cpu": "2.21.0"}.get
+    assert xla_cpu.updated_xla_flags({}, "jax", checked) == YNN
 
 
 def test_configure_writes_the_given_environment():

@@ -46,21 +46,21 @@ def _release(version):
 
 
 def _installed(distribution):
+    """The installed version of ``distribution``, or None."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def updated_xla_flags(environ, backend, jaxlib_version, tensorflow_version):
+def updated_xla_flags(environ, backend, installed=_installed):
     """The ``XLA_FLAGS`` value that turns YNNPACK on, or None to leave it alone.
 
     Args:
         environ: mapping with the process environment.
         backend: the Keras backend name.
-        jaxlib_version: installed jaxlib version string (None: not installed).
-        tensorflow_version: installed TensorFlow version string (None: not
-            installed).
+        installed: ``distribution name -> version string or None``; asked only
+            under JAX (package metadata lookups cost milliseconds at import).
 
     Returns:
         The new ``XLA_FLAGS`` string, or None (see the module docstring for
@@ -68,17 +68,19 @@ def updated_xla_flags(environ, backend, jaxlib_version, tensorflow_version):
 
     Example:
     >>> from keras_snnkd.backend.xla_cpu import updated_xla_flags
-    >>> updated_xla_flags({}, "jax", "0.10.2", None)
+    >>> updated_xla_flags({}, "jax", {"jaxlib": "0.10.2"}.get)
     '--xla_cpu_experimental_ynn_fusion_type=dot'
-    >>> updated_xla_flags({"KERAS_SNNKD_XLA_CPU_FLAGS": "0"}, "jax", "0.10.2", None) is None
+    >>> opted_out = {"KERAS_SNNKD_XLA_CPU_FLAGS": "0"}
+    >>> updated_xla_flags(opted_out, "jax", {"jaxlib": "0.10.2"}.get) is None
     True
     """
     flags = environ.get("XLA_FLAGS", "")
     if backend != "jax" or FLAG in flags or environ.get(OPT_OUT, "1") == "0":
         return None
-    jaxlib = _release(jaxlib_version)
+    jaxlib = _release(installed("jaxlib"))
     if jaxlib is None or not JAXLIB_RELEASES[0] <= jaxlib < JAXLIB_RELEASES[1]:
         return None
+    tensorflow_version = installed("tensorflow") or installed("tensorflow-cpu")
     tensorflow = _release(tensorflow_version)
     if tensorflow_version is not None and (tensorflow is None or tensorflow < TENSORFLOW_MIN):
         return None
@@ -95,8 +97,7 @@ def configure(environ=None):
         True if ``XLA_FLAGS`` was changed.
     """
     environ = os.environ if environ is None else environ
-    tensorflow = next(filter(None, map(_installed, ("tensorflow", "tensorflow-cpu"))), None)
-    flags = updated_xla_flags(environ, keras.backend.backend(), _installed("jaxlib"), tensorflow)
+    flags = updated_xla_flags(environ, keras.backend.backend())
     if flags is None:
         return False
     environ["XLA_FLAGS"] = flags
