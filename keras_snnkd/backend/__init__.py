@@ -6,6 +6,8 @@ backend with the same functions:
 
 - ``value_and_grad(fn, args)``: ``fn(*args)`` and its gradients w.r.t. ``args``.
 - ``scan(step, init, xs)``: the neurons' loop over time when it is not unrolled.
+- ``fusion_barrier(membrane, spikes)``: the membrane, as a value the compiler
+  computes once (stops XLA recomputing an unrolled loop at every step).
 """
 
 import importlib
@@ -80,3 +82,30 @@ def scan(step, init, xs):
     """
     return _impl().scan(step, init, xs)
 
+
+
+def fusion_barrier(membrane, spikes):
+    """Returns ``membrane`` unchanged, as a value the compiler computes once.
+
+    XLA (TensorFlow with ``jit_compile``, JAX) recomputes an unrolled chain of
+    cheap elementwise operations in every fusion that reads it, so without a
+    barrier the cost of a long unrolled neuron loop grows with ``T``² (see
+    `keras_snnkd.backend.xla_fusion`). On PyTorch this is the identity.
+
+    Args:
+        membrane: the membrane potential after a time step.
+        spikes: that step's 0/1 spikes, same shape and dtype (no gradient
+            flows to them).
+
+    Returns:
+        A tensor equal to ``membrane``, bit for bit, with the same gradient.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from keras_snnkd.backend import fusion_barrier
+    >>> v = np.array([0.25, -1.5, 3.0], "float32")
+    >>> ops.convert_to_numpy(fusion_barrier(v, np.array([0, 1, 0], "float32"))).tolist()
+    [0.25, -1.5, 3.0]
+    """
+    return _impl().fusion_barrier(membrane, spikes)

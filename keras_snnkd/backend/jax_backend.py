@@ -4,6 +4,10 @@ import jax
 import keras
 import numpy as np
 
+from keras_snnkd.backend import xla_fusion
+
+fusion_barrier = xla_fusion.fusion_barrier
+
 
 def value_and_grad(fn, args):
     value, grads = jax.value_and_grad(lambda *a: fn(*a), argnums=tuple(range(len(args))))(

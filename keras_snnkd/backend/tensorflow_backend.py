@@ -3,6 +3,10 @@
 import keras
 import tensorflow as tf
 
+from keras_snnkd.backend import xla_fusion
+
+fusion_barrier = xla_fusion.fusion_barrier
+
 
 def value_and_grad(fn, args):
     args = [tf.convert_to_tensor(a) for a in args]

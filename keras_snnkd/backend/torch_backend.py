@@ -17,6 +17,13 @@ def scan(step, init, xs):
     return ops.scan(step, init, xs)
 
 
+def fusion_barrier(membrane, spikes):
+    """``membrane`` itself: TorchInductor does not recompute the neuron loop
+    the way XLA does (see `keras_snnkd.backend.xla_fusion`)."""
+    del spikes
+    return membrane
+
+
 def _teacher_targets(distiller, x):
     """``(inputs, teacher outputs)``: cached, or computed under ``no_grad``."""
     inputs, cached = distiller.split_inputs(x)

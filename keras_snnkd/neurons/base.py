@@ -12,6 +12,11 @@ from keras_snnkd.validation import (
     check_time_major_shape,
 )
 
+# The unrolled loop passes its membrane through `backend.fusion_barrier` after
+# every this many steps, so XLA does not recompute the chain from the input in
+# every step's fusion (see `keras_snnkd.backend.xla_fusion`).
+FUSION_BARRIER_EVERY = 4
+
 
 class SpikingNeuron(keras.layers.Layer):
     """Base layer for spiking neurons over ``(batch, time, ...features)``.
@@ -192,10 +197,12 @@ class SpikingNeuron(keras.layers.Layer):
     def _unrolled(self, step, inputs, timesteps):
         v = None
         spikes, membranes = [], []
-        for x in dynamics.time_steps(inputs, timesteps):
+        for t, x in enumerate(dynamics.time_steps(inputs, timesteps), start=1):
             if v is None:
                 v = self._initial_state(x)
             s, v = step(v, x)
+            if t % FUSION_BARRIER_EVERY == 0 and t < timesteps:
+                v = backend.fusion_barrier(v, s)
             spikes.append(s)
             if self.return_membrane:
                 membranes.append(v)
