@@ -19,14 +19,20 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
   (TensorFlow is imported only when an export runs).
 - ``snnkd``: the command line (`keras_snnkd.cli`).
 
-Under JAX, importing keras_snnkd adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x
-faster convolution training steps on a CPU; see `keras_snnkd.backend.xla_cpu`
-for when it does not, and the opt-out).
+Importing keras_snnkd tunes two things of the process for CPU training, each
+with its conditions and opt-out:
+
+- under JAX, it adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x faster
+  convolution training steps; `keras_snnkd.backend.xla_cpu`);
+- on glibc, it raises malloc's mmap and trim thresholds, so large tensors reuse
+  freed memory instead of faulting in fresh pages at every step (20-30 %
+  faster training steps on every backend; `keras_snnkd.backend.cpu_malloc`).
 """
 
-from keras_snnkd.backend import xla_cpu
+from keras_snnkd.backend import cpu_malloc, xla_cpu
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
+cpu_malloc.configure()
 
 from keras_snnkd import (  # noqa: E402
     convert,
