@@ -1,6 +1,5 @@
 """The membrane barrier of the unrolled neuron loop (keras_snnkd.backend.fusion_barrier)."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops

@@ -65,6 +65,33 @@ def test_readouts(rng):
     np.testing.assert_allclose(to_numpy(layers.LastMembrane(beta=0.8)(x)), v, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="only TensorFlow traces a function with an unknown number of steps "
+                           "(JAX and PyTorch see concrete shapes)")
+def test_last_membrane_with_unknown_time_differentiates_under_xla(rng):
+    # With no static T the readout loops with keras_snnkd.backend.scan, whose
+    # TensorFlow loop (unlike Keras's scan) XLA can differentiate.
+    import tensorflow as tf
+
+    layer = layers.LastMembrane(beta=0.8)
+    w = rng.normal(size=(2, 3)).astype("float32")
+
+    @tf.function(jit_compile=True, input_signature=[tf.TensorSpec([2, None, 3])])
+    def value_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            v = layer(x)
+            y = tf.reduce_sum(v * w)
+        return v, tape.gradient(y, x)
+
+    for steps in (5, 7):
+        x = rng.normal(size=(2, steps, 3)).astype("float32")
+        decay = 0.8 ** np.arange(steps - 1, -1, -1, dtype="float32")[None, :, None]
+        v, grad = value_and_grad(x)
+        np.testing.assert_allclose(v.numpy(), (x * decay).sum(1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grad.numpy(), w[:, None, :] * decay, rtol=1e-5, atol=1e-6)
+
+
 def test_time_folded_equals_per_step_application(rng):
     x = rng.normal(size=(3, 4, 8, 8, 2)).astype("float32")
     conv = keras.layers.Conv2D(5, 3, strides=2, padding="same")

@@ -66,7 +66,8 @@ def scan(step, init, xs):
 
     Args:
         step: callable ``(carry, x) -> (carry, y)``; carry and ``y`` are tensors
-            or tuples of tensors with the same shapes at every step.
+            or tuples of tensors with the same shapes at every step; ``y`` may
+            be None (then ``ys`` is None).
         init: the initial carry.
         xs: tensor whose axis 0 is looped over.
 

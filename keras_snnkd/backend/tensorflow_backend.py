@@ -29,19 +29,22 @@ def scan(step, init, xs):
     inputs = tf.TensorArray(xs.dtype, size=n).unstack(xs)
     shapes = [c.shape for c in tf.nest.flatten(init)]
     _, probe = step(init, xs[0])  # traced once to learn the outputs' structure
-    outputs = tf.nest.map_structure(
+    # ys of None (only the carry wanted) stack to None, as in jax.lax.scan
+    outputs = () if probe is None else tf.nest.map_structure(
         lambda y: tf.TensorArray(y.dtype, size=n, element_shape=y.shape), probe)
 
     def body(i, carry, outputs):
         carry, ys = step(carry, inputs.read(i))
         carry = tf.nest.pack_sequence_as(init, [
             tf.ensure_shape(c, shape) for c, shape in zip(tf.nest.flatten(carry), shapes)])
-        outputs = tf.nest.map_structure(lambda ta, y: ta.write(i, y), outputs, ys)
+        if probe is not None:
+            outputs = tf.nest.map_structure(lambda ta, y: ta.write(i, y), outputs, ys)
         return i + 1, carry, outputs
 
     _, carry, outputs = tf.while_loop(lambda i, *_: i < n, body, (0, init, outputs),
                                       maximum_iterations=n)
-    return carry, tf.nest.map_structure(lambda ta: ta.stack(), outputs)
+    return carry, None if probe is None else tf.nest.map_structure(
+        lambda ta: ta.stack(), outputs)
 
 
 def _teacher_targets(distiller, x):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_snnkd import backend
 from keras_snnkd.neurons.dynamics import time_steps
 from keras_snnkd.validation import check_number, check_time_major_shape
 
@@ -42,7 +43,8 @@ class LastMembrane(keras.layers.Layer):
         time = inputs.shape[1]
         if time is None:
             xs = ops.moveaxis(inputs, 1, 0)
-            last, _ = ops.scan(lambda v, x: (self.beta * v + x, None), ops.zeros_like(xs[0]), xs)
+            last, _ = backend.scan(lambda v, x: (self.beta * v + x, None), ops.zeros_like(xs[0]),
+                                   xs)
             return last
         first, *rest = time_steps(inputs, time)
         v = first
