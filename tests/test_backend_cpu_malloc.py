@@ -1,6 +1,5 @@
 """glibc malloc thresholds raised on import (keras_snnkd.backend.cpu_malloc)."""
 
-
 import pytest
 
 from conftest import BACKEND, run_python
