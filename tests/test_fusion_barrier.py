@@ -40,9 +40,13 @@ def test_neurons_are_unchanged_by_the_barrier(rng, monkeypatch, layer):
     # 13 steps: barriers after steps 4, 8 and 12
     x = rng.normal(0.6, 0.8, size=(3, 13, 6)).astype("float32")
 
+    def loss(x):
+        spikes, membrane = layer(x)
+        return ops.sum(spikes * 1.5 + membrane)
+
     def spikes_membrane_and_gradient():
-        (spikes, membrane), = [layer(x)]
-        _, (grad,) = value_and_grad(lambda x: ops.sum(layer(x)[0] * 1.5 + layer(x)[1]), [x])
+        spikes, membrane = layer(x)
+        _, (grad,) = value_and_grad(loss, [x])
         return [ops.convert_to_numpy(spikes), ops.convert_to_numpy(membrane), grad]
 
     with_barrier = spikes_membrane_and_gradient()

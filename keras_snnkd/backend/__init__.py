@@ -84,7 +84,6 @@ def scan(step, init, xs):
     return _impl().scan(step, init, xs)
 
 
-
 def fusion_barrier(membrane, spikes):
     """Returns ``membrane`` unchanged, as a value the compiler computes once.
 

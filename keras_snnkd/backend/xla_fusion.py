@@ -8,8 +8,8 @@ step ``t`` and, in the backward pass, the surrogate gradients of all later
 steps. Up to ``T`` = 8 XLA:CPU compiles the whole loop into one fusion; beyond
 that (it materialises concatenations of more than 8 operands separately) every
 step becomes its own fusion, and each of them recomputes the membrane chain
-from the input. A lone LIF layer on ``(64, T, 28, 28, 32)`` then cost
-1.8e8 flops at ``T`` = 8, 2.0e9 at 16 and 8.2e9 at 32 (JAX's
+from the input. The gradient of a lone LIF layer on ``(64, T, 28, 28, 32)``
+then cost 1.8e8 flops at ``T`` = 8, 2.25e9 at 16 and 9.0e9 at 32 (JAX's
 ``cost_analysis``): quadratic in ``T``.
 
 `fusion_barrier` divides the membrane by ``max(spike, 1)``: exactly 1, since a
