@@ -52,8 +52,11 @@ def test_neurons_are_unchanged_by_the_barrier(rng, monkeypatch, layer):
     with_barrier = spikes_membrane_and_gradient()
     monkeypatch.setattr(base, "FUSION_BARRIER_EVERY", 10**6)
     without = spikes_membrane_and_gradient()
-    for a, b in zip(with_barrier, without):
-        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(with_barrier[0], without[0])
+    np.testing.assert_array_equal(with_barrier[1], without[1])
+    # TensorFlow's gradient graph may add the membrane's cotangents in another
+    # order around the barrier: equal up to float32 rounding
+    np.testing.assert_allclose(with_barrier[2], without[2], rtol=1e-6, atol=1e-6)
 
 
 def _compiled_size(layer, x):

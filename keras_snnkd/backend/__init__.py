@@ -98,7 +98,8 @@ def fusion_barrier(membrane, spikes):
             flows to them).
 
     Returns:
-        A tensor equal to ``membrane``, bit for bit, with the same gradient.
+        A tensor equal to ``membrane``, bit for bit, which passes the
+        upstream gradient to ``membrane`` unchanged.
 
     Example:
     >>> import numpy as np

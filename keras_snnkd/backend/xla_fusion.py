@@ -16,7 +16,9 @@ then cost 1.8e8 flops at ``T`` = 8, 2.25e9 at 16 and 9.0e9 at 32 (JAX's
 spike is 0 or 1, but a value XLA cannot fold, and a division, which XLA does
 not duplicate. The membrane after the barrier is computed once; the chain stops
 there. Dividing by 1 is exact in IEEE arithmetic (signed zeros, infinities and
-NaN included), so values and gradients are unchanged bit for bit. (Subnormals
+NaN included), so the loop's values are unchanged bit for bit, and so is the
+gradient through the barrier; a neuron's input gradient may differ in the last
+bit, where the autodiff sums the membrane's cotangents in another order. (Subnormals
 would flush to zero, but TensorFlow's and JAX's CPU arithmetic flushes them in
 the loop's own operations already, so no membrane reaching the barrier is one.)
 """
