@@ -108,5 +108,9 @@ def test_readout_and_folding_need_a_time_axis():
             layer(keras.Input((5,)))
     with pytest.raises(TypeError, match="`layer` must be a keras.layers.Layer"):
         layers.TimeFolded("dense")
+    with pytest.raises(ValueError, match="`fold_steps` must be >= 1, got 0"):
+        layers.TimeFolded(keras.layers.Dense(2), fold_steps=0)
+    with pytest.raises(TypeError, match="`fold_steps` must be a positive int, got 2.0"):
+        layers.TimeFolded(keras.layers.Dense(2), fold_steps=2.0)
     with pytest.raises(ValueError, match="`beta` must be <= 1"):
         layers.LastMembrane(beta=2.0)

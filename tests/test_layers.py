@@ -110,6 +110,73 @@ def test_time_folded_batchnorm_uses_batch_and_time_statistics(rng):
                                rtol=1e-4)
 
 
+class _ShapeRecorder(keras.layers.Dense):
+    """A Dense that records the leading dimension of every input it is called on."""
+
+    def __init__(self, units):
+        super().__init__(units)
+        self.seen = []
+
+    def call(self, inputs):
+        self.seen.append(inputs.shape[0])
+        return super().call(inputs)
+
+
+def test_time_folded_runs_long_sequences_in_chunks_of_fold_steps(rng):
+    x = rng.normal(size=(3, 10, 5)).astype("float32")
+    recorder = _ShapeRecorder(4)
+    chunked = to_numpy(layers.TimeFolded(recorder, fold_steps=4)(x))
+    assert recorder.seen == [12, 12, 6]  # batch 3 times 4, 4 and 2 steps
+    recorder.seen = []
+    whole = to_numpy(layers.TimeFolded(recorder, fold_steps=None)(x))
+    assert recorder.seen == [30]
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-6)
+
+
+def test_time_folded_chunks_only_per_sample_layers_with_static_time():
+    fold = lambda layer: layers.TimeFolded(layer, fold_steps=4)
+    assert fold(keras.layers.Dense(2)).chunk_starts(10) == [4, 8]
+    assert fold(keras.layers.Conv2D(2, 3)).chunk_starts(8) == [4]
+    assert fold(keras.layers.Dense(2)).chunk_starts(4) == []
+    assert fold(keras.layers.Dense(2)).chunk_starts(None) == []
+    assert layers.TimeFolded(keras.layers.Dense(2), fold_steps=None).chunk_starts(10) == []
+    # batch statistics span all steps; a regularizer's loss is added per call
+    assert fold(keras.layers.BatchNormalization()).chunk_starts(10) == []
+    assert fold(keras.layers.Dense(2, activity_regularizer="l2")).chunk_starts(10) == []
+    assert fold(keras.layers.Lambda(lambda t: t)).chunk_starts(10) == []
+
+
+def test_time_folded_chunks_train_like_one_fold(rng):
+    """Same weights and batch: one SGD step with folds of 2 steps and with one fold
+    of all 9 gives the same kernels (gradients summed chunk by chunk)."""
+    x = rng.normal(size=(4, 9, 6, 6, 3)).astype("float32")
+    y = rng.normal(size=(4, 9, 10)).astype("float32")
+    trained = []
+    for fold_steps in (2, None):
+        model = keras.Sequential([
+            keras.Input((9, 6, 6, 3)),
+            layers.TimeFolded(keras.layers.Conv2D(4, 3), fold_steps=fold_steps),
+            layers.TimeFolded(keras.layers.Flatten(), fold_steps=fold_steps),
+            layers.TimeFolded(keras.layers.Dense(10), fold_steps=fold_steps)])
+        if trained:
+            model.set_weights(trained[0][0])
+        start = model.get_weights()
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        model.train_on_batch(x, y)
+        trained.append((start, model.get_weights()))
+    (start, chunked), (_, whole) = trained
+    for before, a, b in zip(start, chunked, whole):
+        assert not np.allclose(a, before)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_time_folded_dynamic_time_axis_folds_once(rng):
+    inputs = keras.Input((None, 5))
+    model = keras.Model(inputs, layers.TimeFolded(keras.layers.Dense(3), fold_steps=2)(inputs))
+    x = rng.normal(size=(2, 7, 5)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (2, 7, 3)
+
+
 def test_time_folded_passes_training_flag(rng):
     x = np.ones((2, 3, 100), "float32")
     drop = layers.TimeFolded(keras.layers.Dropout(0.5))

@@ -20,7 +20,7 @@ def spiking_model(timesteps=3):
     x = layers.TimeFolded(keras.layers.BatchNormalization())(x)
     x = neurons.IF(reset="zero", v_reset=-0.1)(x)
     x = layers.TimeFolded(keras.layers.Flatten())(x)
-    x = layers.TimeFolded(keras.layers.Dense(12))(x)
+    x = layers.TimeFolded(keras.layers.Dense(12), fold_steps=2)(x)  # in two chunks
     spikes, membrane = neurons.ParametricLIF(init_tau=3.0, return_membrane=True)(x)
     x = neurons.LIF.from_snntorch(beta=0.7)(spikes)
     x = neurons.LIF.from_spikingjelly(tau=4.0, v_reset=None, surrogate="triangle")(x)
