@@ -126,7 +126,7 @@ def test_time_folded_runs_long_sequences_in_chunks_of_fold_steps(rng):
     x = rng.normal(size=(3, 10, 5)).astype("float32")
     recorder = _ShapeRecorder(4)
     chunked = to_numpy(layers.TimeFolded(recorder, fold_steps=4)(x))
-    assert recorder.seen == [12, 12, 6]  # batch 3 times 4, 4 and 2 steps
+    assert recorder.seen == [12, 9, 9]  # batch 3 times 4, 3 and 3 steps
     recorder.seen = []
     whole = to_numpy(layers.TimeFolded(recorder, fold_steps=None)(x))
     assert recorder.seen == [30]
@@ -135,15 +135,30 @@ def test_time_folded_runs_long_sequences_in_chunks_of_fold_steps(rng):
 
 def test_time_folded_chunks_only_per_sample_layers_with_static_time():
     fold = lambda layer: layers.TimeFolded(layer, fold_steps=4)
-    assert fold(keras.layers.Dense(2)).chunk_starts(10) == [4, 8]
-    assert fold(keras.layers.Conv2D(2, 3)).chunk_starts(8) == [4]
-    assert fold(keras.layers.Dense(2)).chunk_starts(4) == []
-    assert fold(keras.layers.Dense(2)).chunk_starts(None) == []
-    assert layers.TimeFolded(keras.layers.Dense(2), fold_steps=None).chunk_starts(10) == []
+    assert fold(keras.layers.Dense(2)).chunk_sizes(10) == [4, 3, 3]
+    assert fold(keras.layers.Conv2D(2, 3)).chunk_sizes(8) == [4, 4]
+    assert fold(keras.layers.Dense(2)).chunk_sizes(9) == [3, 3, 3]
+    assert fold(keras.layers.Dense(2)).chunk_sizes(4) == [4]
+    assert fold(keras.layers.Dense(2)).chunk_sizes(None) == [None]
+    assert layers.TimeFolded(keras.layers.Dense(2), fold_steps=None).chunk_sizes(10) == [10]
+    assert layers.TimeFolded(keras.layers.Dense(2), fold_steps=1).chunk_sizes(3) == [1, 1, 1]
     # batch statistics span all steps; a regularizer's loss is added per call
-    assert fold(keras.layers.BatchNormalization()).chunk_starts(10) == []
-    assert fold(keras.layers.Dense(2, activity_regularizer="l2")).chunk_starts(10) == []
-    assert fold(keras.layers.Lambda(lambda t: t)).chunk_starts(10) == []
+    assert fold(keras.layers.BatchNormalization()).chunk_sizes(10) == [10]
+    assert fold(keras.layers.Dense(2, activity_regularizer="l2")).chunk_sizes(10) == [10]
+    assert fold(keras.layers.Lambda(lambda t: t)).chunk_sizes(10) == [10]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="graph breaks are a torch.compile notion")
+def test_time_folded_chunks_trace_into_one_torch_graph(rng):
+    import torch
+
+    x = keras.ops.convert_to_tensor(rng.normal(size=(2, 10, 3)).astype("float32"))
+    layer = layers.TimeFolded(keras.layers.Dense(4), fold_steps=4)
+    layer(x)  # builds outside the trace, as Model.fit does
+    explained = torch._dynamo.explain(layer)(x)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
 
 
 def test_time_folded_chunks_train_like_one_fold(rng):
