@@ -1,5 +1,7 @@
 """`Distiller` under fit/evaluate/predict/callbacks on the current backend (tiny models)."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from keras_snnkd.distill import (
     cache_teacher,
     distill_chain,
 )
+
+from keras_snnkd.distill.model_outputs import FINAL, feature_extractor
 
 from conftest import BACKEND, to_numpy
 
@@ -74,6 +78,17 @@ def test_label_free_response_kd_transfers_the_teacher(digits, teacher):
     distiller.fit(cache_teacher(distiller, x), batch_size=64, epochs=6, verbose=0)
     accuracy = np.mean(np.argmax(student.predict(x_test, verbose=0), -1) == y_test)
     assert accuracy > 0.85
+
+
+def test_feature_extractor_takes_a_single_input_as_given():
+    """Keras warns at every call of a functional model whose input structure differs
+    from its own: a list of one against a lone array (as the Distiller's step passes
+    under torch.compile's tracing). The feature extractors take a lone input."""
+    extractor = feature_extractor(cnn_teacher(), ["relu"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        features = extractor(np.zeros((2, 8, 8, 1), "float32"))
+    assert sorted(features) == sorted([FINAL, "relu"])
 
 
 def test_teacher_is_frozen_and_gets_no_gradient(digits, teacher):

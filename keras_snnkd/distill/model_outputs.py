@@ -104,7 +104,10 @@ def feature_extractor(model, layer_names):
     outputs = {FINAL: model.outputs[0]}
     for name in layer_names:
         outputs[name] = model.get_layer(name).output
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+    # One input as a tensor, not a list of one: the Distiller calls the extractor
+    # with a tensor, and Keras warns at every call whose structure differs.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs, name=f"{model.name}_features")
 
 
 def is_pair(value):
