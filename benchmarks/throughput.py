@@ -12,7 +12,9 @@ Every system lives in its own worker process (so each has its own peak memory), 
 warmed up once; the parent then asks them in turn (A B C D A B C D ...) for short bursts of
 steps, so machine noise hits all systems alike, and reports medians and ratios. A second
 part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile, with cold
-compiler caches) time and step time, of the SNN and of its ANN at batch B*T.
+compiler caches) time and step time, of the SNN and of its ANN at batch B*T, and the SNN's
+second step (PyTorch compiles Keras's training step a second time there), interleaved with
+a T = 4 SNN worker, the reference for how the step time grows with T.
 
 Usage:
     python benchmarks/throughput.py --backend jax --T 4 --batch 64 --json out.json
@@ -96,9 +98,15 @@ def worker(system, timesteps, batch, jit_compile, precision):
     start = time.perf_counter()
     train()
     first = time.perf_counter() - start
+    # Timed too: on PyTorch, Keras's compiled train_step compiles again at its second
+    # call (the first has no gradients yet, which torch.compile's guards tell apart).
+    start = time.perf_counter()
+    train()
+    second = time.perf_counter() - start
     infer()
     # XLA_FLAGS as XLA read it: keras_snnkd adds YNNPACK under JAX (backend/xla_cpu.py).
-    print(json.dumps({"first_step_s": first, "rss_after_imports_mb": imported,
+    print(json.dumps({"first_step_s": first, "second_step_s": second,
+                      "rss_after_imports_mb": imported,
                       "rss_start_mb": baseline, "xla_flags": os.environ.get("XLA_FLAGS")}),
           flush=True)
     for line in sys.stdin:
@@ -116,7 +124,7 @@ def worker(system, timesteps, batch, jit_compile, precision):
 
 # -- parent side --------------------------------------------------------------------------
 class Worker:
-    def __init__(self, system, args, timesteps=None):
+    def __init__(self, system, args, timesteps=None, label=None):
         # TorchInductor caches compiled kernels on disk across processes: a cached graph
         # would make the first step of a rerun look like a fast compile. Every first step
         # here is a cold one, as on a fresh machine.
@@ -128,6 +136,7 @@ class Worker:
                "--T", str(timesteps or args.T), "--batch", str(args.batch),
                "--jit", args.jit, "--precision", args.precision]
         self.system = system
+        self.label = label or system  # the key of its times in `alternate`
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, env=env)
         self.ready = self._read()
@@ -151,13 +160,13 @@ class Worker:
 
 def alternate(workers, command, rounds, steps):
     """Per system: all step times over ``rounds`` bursts of ``steps``, interleaved."""
-    times = {w.system: [] for w in workers}
+    times = {w.label: [] for w in workers}
     peak = {}
     for _ in range(rounds):
         for w in workers:
             reply = w.ask(command, steps)
-            times[w.system] += reply["times"]
-            peak[w.system] = reply["peak_rss_mb"]
+            times[w.label] += reply["times"]
+            peak[w.label] = reply["peak_rss_mb"]
     return ({s: statistics.median(t) for s, t in times.items()}, peak)
 
 
@@ -194,6 +203,7 @@ def main_benchmark(args):
             "peak_rss_mb": peak[snn],
             "training_rss_mb": peak[snn] - ready[snn]["rss_after_imports_mb"],
             "first_step_s": ready[snn]["first_step_s"],
+            "second_step_s": ready[snn]["second_step_s"],
             "xla_flags": ready[snn]["xla_flags"],
             "peers": peers,
             "peers_infer": {p: b / infer[p] for p in PEERS},
@@ -205,26 +215,35 @@ def main_benchmark(args):
 
 
 def sweep(args):
-    """Per backend and T: first-step (trace/compile) time and step time of the SNN, and the
-    same two of its ANN at batch B*T (interleaved with it), i.e. the limit ratio at each T."""
+    """Per backend and T: first-step (trace/compile), second-step and step time of the SNN,
+    the same of its ANN at batch B*T, and the step time of the SNN at T = 4 (one worker per
+    backend, kept through the sweep). The three are interleaved, so the limit ratio and the
+    ratio to the T = 4 step each come from one stretch of time."""
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     rows = []
     for backend in backends:
-        for T in SWEEP_T:
-            snn, ann = f"snn:{backend}", f"ann:{backend}"
-            workers = [Worker(snn, args, timesteps=T), Worker(ann, args, timesteps=T)]
-            step, peak = alternate(workers, "train", args.sweep_rounds, args.sweep_steps)
-            for w in workers:
-                w.close()
-            rows.append({"backend": backend, "T": T, "first_step_s": workers[0].ready["first_step_s"],
-                         "ann_bt_first_step_s": workers[1].ready["first_step_s"],
-                         "step_s": step[snn], "ann_bt_step_s": step[ann],
-                         "limit_ratio": step[ann] / step[snn], "peak_rss_mb": peak[snn]})
-            print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s, step "
-                  f"{step[snn] * 1000:.0f} ms (ANN at B*T {step[ann] * 1000:.0f} ms)", flush=True)
-    for row in rows:
-        base = next(r for r in rows if r["backend"] == row["backend"] and r["T"] == 4)
-        row["step_vs_T4"] = row["step_s"] / base["step_s"]
+        snn, ann = f"snn:{backend}", f"ann:{backend}"
+        base = Worker(snn, args, timesteps=4, label="T=4")
+        try:
+            for T in SWEEP_T:
+                workers = [Worker(snn, args, timesteps=T), Worker(ann, args, timesteps=T)]
+                step, peak = alternate(workers + [base], "train", args.sweep_rounds,
+                                       args.sweep_steps)
+                for w in workers:
+                    w.close()
+                rows.append({"backend": backend, "T": T,
+                             "first_step_s": workers[0].ready["first_step_s"],
+                             "second_step_s": workers[0].ready["second_step_s"],
+                             "ann_bt_first_step_s": workers[1].ready["first_step_s"],
+                             "step_s": step[snn], "ann_bt_step_s": step[ann],
+                             "limit_ratio": step[ann] / step[snn], "peak_rss_mb": peak[snn],
+                             "T4_step_s": step["T=4"], "step_vs_T4": step[snn] / step["T=4"]})
+                print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s, second "
+                      f"{rows[-1]['second_step_s']:.1f} s, step {step[snn] * 1000:.0f} ms (ANN "
+                      f"at B*T {step[ann] * 1000:.0f} ms, T=4 {step['T=4'] * 1000:.0f} ms)",
+                      flush=True)
+        finally:
+            base.close()
     return rows
 
 
@@ -236,7 +255,7 @@ def main():
     p.add_argument("--rounds", type=int, default=6, help="interleaved bursts per system")
     p.add_argument("--steps", type=int, default=5, help="steps per burst")
     p.add_argument("--sweep-steps", type=int, default=3)
-    p.add_argument("--sweep-rounds", type=int, default=2)
+    p.add_argument("--sweep-rounds", type=int, default=3)
     p.add_argument("--no-sweep", action="store_true")
     p.add_argument("--jit", default="true", choices=("auto", "true", "false"),
                    help="compile(jit_compile=...) for the Keras systems: true (default) is XLA on "
