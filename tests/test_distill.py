@@ -20,7 +20,6 @@ from keras_snnkd.distill import (
     cache_teacher,
     distill_chain,
 )
-
 from keras_snnkd.distill.model_outputs import FINAL, feature_extractor
 
 from conftest import BACKEND, to_numpy

@@ -38,12 +38,13 @@ class TimeFolded(keras.layers.Wrapper):
     equal as ``T`` allows), on ``(batch * chunk, ...)``, and the chunks are
     joined. The smaller working sets ran faster on a CPU: the reference
     network's training step at ``T`` = 32 took 13 % (TensorFlow) and 16 % (JAX)
-    less time with 4 than with all 32 steps in one fold. The result is the same up to float32 summation order (the kernel's
-    gradient is summed chunk by chunk). Only layers whose output for a sample
-    depends on that sample alone are chunked (Dense, EinsumDense, convolutions,
-    pooling, Flatten, Reshape, activations, Dropout, LayerNormalization), and
-    none with an activity regularizer; every other layer, BatchNormalization
-    included, sees all steps in one fold.
+    less time with 4 than with all 32 steps in one fold. The result is the same
+    up to float32 summation order (the kernel's gradient is summed chunk by
+    chunk). Only layers whose output for a sample depends on that sample alone
+    are chunked (Dense, EinsumDense, convolutions, pooling, Flatten, Reshape,
+    activations, Dropout, LayerNormalization), and none with an activity
+    regularizer; every other layer, BatchNormalization included, sees all steps
+    in one fold.
 
     Args:
         layer: a `keras.layers.Layer` instance.
