@@ -29,10 +29,12 @@ with its conditions and opt-out:
   faster training steps on every backend; `keras_snnkd.backend.cpu_malloc`).
 """
 
+from keras_snnkd import backend
 from keras_snnkd.backend import cpu_malloc, xla_cpu
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
+backend.preload()
 
 from keras_snnkd import (  # noqa: E402
     convert,

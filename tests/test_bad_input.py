@@ -112,5 +112,7 @@ def test_readout_and_folding_need_a_time_axis():
         layers.TimeFolded(keras.layers.Dense(2), fold_steps=0)
     with pytest.raises(TypeError, match="`fold_steps` must be a positive int, got 2.0"):
         layers.TimeFolded(keras.layers.Dense(2), fold_steps=2.0)
+    with pytest.raises(ValueError, match='`fold_steps` must be a positive int, None or "auto"'):
+        layers.TimeFolded(keras.layers.Dense(2), fold_steps="four")
     with pytest.raises(ValueError, match="`beta` must be <= 1"):
         layers.LastMembrane(beta=2.0)

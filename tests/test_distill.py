@@ -110,6 +110,30 @@ def test_teacher_is_frozen_and_gets_no_gradient(digits, teacher):
         assert all(v.value.grad is None for v in teacher.weights)
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="graph breaks are a torch.compile notion")
+def test_torch_compiled_step_breaks_only_at_backward_and_compiles_once(digits, teacher):
+    """Under torch.compile the step is two graphs (autograd's backward splits it)
+    and later steps reuse them: no import, metric lookup or leftover gradient in
+    the step makes Dynamo fall back to eager or recompile."""
+    import torch
+    from torch._dynamo.utils import counters
+
+    (x, y), _ = digits
+    distiller = Distiller(teacher, conv_student(), [ResponseKD(), FeatureKD("relu", "lif")])
+    distiller.compile("adam", CE, metrics=["accuracy"])
+    distiller.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0)  # builds, eagerly
+    assert all(v.value.grad is None for v in distiller.trainable_weights)
+    data = (ops.convert_to_tensor(x[:32]), ops.convert_to_tensor(y[:32]))
+    torch._dynamo.reset()
+    counters.clear()
+    step = torch.compile(distiller.train_step, backend="eager")  # Dynamo only
+    for _ in range(3):
+        step(data)
+    reasons = [str(reason) for reason in counters["graph_break"]]
+    assert reasons and all("backward" in r for r in reasons), reasons
+    assert counters["stats"]["unique_graphs"] == 2
+
+
 def test_logs_hold_every_term_and_the_weighted_total(digits, teacher):
     (x, y), _ = digits
     distiller = Distiller(teacher, conv_student(), [ResponseKD(), FeatureKD("relu", "lif"),

@@ -148,6 +148,14 @@ def test_time_folded_chunks_only_per_sample_layers_with_static_time():
     assert fold(keras.layers.Lambda(lambda t: t)).chunk_sizes(10) == [10]
 
 
+def test_time_folded_auto_folds_as_the_backend_says():
+    auto = layers.TimeFolded(keras.layers.Dense(2))
+    assert auto.fold_steps == "auto"
+    expected = {"tensorflow": [4, 3, 3], "jax": [4, 3, 3], "torch": [10]}
+    assert auto.chunk_sizes(10) == expected[keras.backend.backend()]
+    assert auto.get_config()["fold_steps"] == "auto"  # the loading backend decides
+
+
 @pytest.mark.skipif(keras.backend.backend() != "torch",
                     reason="graph breaks are a torch.compile notion")
 def test_time_folded_chunks_trace_into_one_torch_graph(rng):

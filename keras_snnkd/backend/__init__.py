@@ -8,6 +8,7 @@ backend with the same functions:
 - ``scan(step, init, xs)``: the neurons' loop over time when it is not unrolled.
 - ``fusion_barrier(membrane, spikes)``: the membrane, as a value the compiler
   computes once (stops XLA recomputing an unrolled loop at every step).
+- ``FOLD_STEPS``: how many time steps `TimeFolded` folds at a time by default.
 """
 
 import importlib
@@ -34,6 +35,36 @@ def _impl():
         module = _LOADED[name] = importlib.import_module(
             f"keras_snnkd.backend.{_MODULES[name]}_backend")
     return module
+
+
+def preload():
+    """Imports the running backend's module now, when keras_snnkd supports that
+    backend (`import keras_snnkd` calls it).
+
+    Imported at its first use instead, the import could run inside a training
+    step that ``torch.compile`` traces, where it breaks the graph.
+    """
+    if keras.backend.backend() in _MODULES:
+        _impl()
+
+
+def fold_steps():
+    """The most time steps `keras_snnkd.layers.TimeFolded` folds into one call
+    of its layer by default on the running backend, or None for all at once.
+
+    4 on TensorFlow and JAX, where XLA's training steps ran faster on chunks of
+    4 steps; None on PyTorch, where they ran slower (see the docs' speed page).
+
+    Returns:
+        A positive int or None.
+
+    Example:
+    >>> import keras
+    >>> from keras_snnkd.backend import fold_steps
+    >>> fold_steps() == {"tensorflow": 4, "jax": 4, "torch": None}[keras.backend.backend()]
+    True
+    """
+    return _impl().FOLD_STEPS
 
 
 def value_and_grad(fn, args):

@@ -4,6 +4,10 @@ import keras
 import torch
 from keras import ops
 
+# TimeFolded's default: all time steps in one fold. Under torch.compile, chunks of
+# 4 steps made the training step slower (docs: results/speed.md).
+FOLD_STEPS = None
+
 
 def value_and_grad(fn, args):
     args = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in args]
@@ -45,6 +49,11 @@ def distill_train_step(distiller, data):
     weights = distiller.trainable_weights[:]
     with torch.no_grad():
         distiller.optimizer.apply([w.value.grad for w in weights], weights)
+    # Every step then starts as the first did, with no gradients: torch.compile
+    # guards on `grad is None`, and a step that found gradients (left by the
+    # step before) would compile the training step a second time.
+    for w in weights:
+        w.value.grad = None
     return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)
 
 

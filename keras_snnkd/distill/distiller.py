@@ -312,9 +312,14 @@ class Distiller(keras.Model):
                 found.extend(loss.losses)
         return found
 
+    # Keras's property, under a second name: torch.compile traces neither super()
+    # of a property nor property.fget, and would run every metric update eagerly,
+    # breaking the training step's graph.
+    _model_metrics = keras.Model.metrics
+
     @property
     def metrics(self):
-        return [m for m in super().metrics
+        return [m for m in self._model_metrics
                 if m is not self.student_loss_tracker or self.loss is not None]
 
     @property

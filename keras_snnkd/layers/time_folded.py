@@ -5,6 +5,7 @@ import inspect
 import keras
 from keras import ops
 
+from keras_snnkd import backend
 from keras_snnkd.validation import check_positive_int, check_time_major_shape
 
 # Layers whose output for one sample depends on that sample alone, so running them
@@ -36,9 +37,12 @@ class TimeFolded(keras.layers.Wrapper):
     Long sequences are folded at most ``fold_steps`` time steps at a time: the
     layer runs once per chunk of steps (``ceil(T / fold_steps)`` chunks, as
     equal as ``T`` allows), on ``(batch * chunk, ...)``, and the chunks are
-    joined. The smaller working sets ran faster on a CPU: the reference
-    network's training step at ``T`` = 32 took 13 % (TensorFlow) and 16 % (JAX)
-    less time with 4 than with all 32 steps in one fold. The result is the same
+    joined. The smaller working sets ran faster under XLA on a CPU: the
+    reference network's training step at ``T`` = 32 took 13 % (TensorFlow) and
+    16 % (JAX) less time with 4 than with all 32 steps in one fold. Under
+    ``torch.compile`` chunks of 4 made it slower (``T`` = 8: 14 %), so the
+    default, ``"auto"``, is 4 on TensorFlow and JAX and all steps at once on
+    PyTorch (`keras_snnkd.backend.fold_steps`). The result is the same
     up to float32 summation order (the kernel's gradient is summed chunk by
     chunk). Only layers whose output for a sample depends on that sample alone
     are chunked (Dense, EinsumDense, convolutions, pooling, Flatten, Reshape,
@@ -49,7 +53,9 @@ class TimeFolded(keras.layers.Wrapper):
     Args:
         layer: a `keras.layers.Layer` instance.
         fold_steps: positive int, the most time steps folded into one call of
-            ``layer``, or None to fold all of them at once. Default 4.
+            ``layer``; None to fold all of them at once; or ``"auto"``
+            (default): the running backend's choice, resolved at each call, so
+            a saved model folds as suits the backend that loads it.
 
     Returns:
         ``(batch, time, ...layer output features)``.
@@ -59,18 +65,21 @@ class TimeFolded(keras.layers.Wrapper):
     >>> from keras_snnkd.layers import TimeFolded
     >>> tuple(TimeFolded(keras.layers.Dense(3))(np.zeros((2, 4, 5), "float32")).shape)
     (2, 4, 3)
-    >>> TimeFolded(keras.layers.Dense(3)).chunk_sizes(10)
+    >>> TimeFolded(keras.layers.Dense(3), fold_steps=4).chunk_sizes(10)
     [4, 3, 3]
     """
 
-    def __init__(self, layer, fold_steps=4, **kwargs):
+    def __init__(self, layer, fold_steps="auto", **kwargs):
         owner = type(self).__name__
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(
                 f"{owner}: `layer` must be a keras.layers.Layer instance, got "
                 f"{layer!r} of type {type(layer).__name__}."
             )
-        if fold_steps is not None:
+        if isinstance(fold_steps, str) and fold_steps != "auto":
+            raise ValueError(f"{owner}: `fold_steps` must be a positive int, None or "
+                             f'"auto"; got {fold_steps!r}.')
+        if fold_steps is not None and fold_steps != "auto":
             check_positive_int(owner, "fold_steps", fold_steps)
         super().__init__(layer, **kwargs)
         self.fold_steps = fold_steps
@@ -100,7 +109,8 @@ class TimeFolded(keras.layers.Wrapper):
     def chunk_sizes(self, timesteps):
         """How many time steps each call of the layer folds, for ``timesteps``
         steps (None: not static): ``ceil(timesteps / fold_steps)`` chunks as
-        equal as they divide, largest first, or one chunk of all steps.
+        equal as they divide, largest first, or one chunk of all steps
+        (``fold_steps="auto"``: the running backend's value).
 
         Args:
             timesteps: the static length of the time axis, or None.
@@ -109,11 +119,12 @@ class TimeFolded(keras.layers.Wrapper):
             A list of ints that sum to ``timesteps``, or ``[timesteps]``.
         """
         layer = self.layer
-        if (self.fold_steps is None or timesteps is None or timesteps <= self.fold_steps
+        fold_steps = backend.fold_steps() if self.fold_steps == "auto" else self.fold_steps
+        if (fold_steps is None or timesteps is None or timesteps <= fold_steps
                 or not isinstance(layer, _PER_SAMPLE_LAYERS)
                 or layer.activity_regularizer is not None):
             return [timesteps]
-        chunks = -(-timesteps // self.fold_steps)
+        chunks = -(-timesteps // fold_steps)
         size, larger = divmod(timesteps, chunks)
         return [size + 1] * larger + [size] * (chunks - larger)
 
