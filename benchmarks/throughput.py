@@ -16,9 +16,15 @@ compiler caches) time and step time, of the SNN and of its ANN at batch B*T, and
 second step (PyTorch compiles Keras's training step a second time there), interleaved with
 a T = 4 SNN worker, the reference for how the step time grows with T.
 
+With ``--single-backend-envs DIR``, the SNN's peak memory is also measured with only one
+backend installed (``pip install keras_snnkd[<backend>]`` in a virtual environment per
+backend, made in DIR when missing). In the full environment ``import keras`` also imports
+JAX, scikit-learn, pandas and matplotlib when they are installed, under every backend.
+
 Usage:
     python benchmarks/throughput.py --backend jax --T 4 --batch 64 --json out.json
-    python benchmarks/throughput.py --backend all --json benchmarks/results/throughput.json
+    python benchmarks/throughput.py --backend all --single-backend-envs ~/.cache/snnkd-envs \
+        --json benchmarks/results/throughput.json
 """
 
 import argparse
@@ -124,7 +130,7 @@ def worker(system, timesteps, batch, jit_compile, precision):
 
 # -- parent side --------------------------------------------------------------------------
 class Worker:
-    def __init__(self, system, args, timesteps=None, label=None):
+    def __init__(self, system, args, timesteps=None, label=None, python=sys.executable):
         # TorchInductor caches compiled kernels on disk across processes: a cached graph
         # would make the first step of a rerun look like a fast compile. Every first step
         # here is a cold one, as on a fresh machine.
@@ -132,7 +138,7 @@ class Worker:
                    TORCHINDUCTOR_FORCE_DISABLE_CACHES="1")
         if ":" in system:
             env["KERAS_BACKEND"] = system.split(":")[1]
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", system,
+        cmd = [python, os.path.abspath(__file__), "--worker", system,
                "--T", str(timesteps or args.T), "--batch", str(args.batch),
                "--jit", args.jit, "--precision", args.precision]
         self.system = system
@@ -188,6 +194,7 @@ def main_benchmark(args):
     peer_memory = {p: {"peak_rss_mb": peak[p],
                        "training_rss_mb": peak[p] - ready[p]["rss_after_imports_mb"]}
                    for p in PEERS}
+    lean = single_backend_memory(args, backends) if args.single_backend_envs else {}
     results = []
     for backend in backends:
         snn, ann = f"snn:{backend}", f"ann:{backend}"
@@ -202,6 +209,7 @@ def main_benchmark(args):
             "limit_ratio": snn_train * T / ann_train,
             "peak_rss_mb": peak[snn],
             "training_rss_mb": peak[snn] - ready[snn]["rss_after_imports_mb"],
+            "single_backend_install": lean.get(backend),
             "first_step_s": ready[snn]["first_step_s"],
             "second_step_s": ready[snn]["second_step_s"],
             "xla_flags": ready[snn]["xla_flags"],
@@ -212,6 +220,38 @@ def main_benchmark(args):
             "speedup_vs_spikingjelly": snn_train / peers["spikingjelly"],
         })
     return results
+
+
+def single_backend_python(root, backend):
+    """The interpreter of a virtual environment holding keras_snnkd (this checkout,
+    editable) with ``backend`` alone; made when missing."""
+    env = os.path.join(root, backend)
+    python = os.path.join(env, "bin", "python")
+    if not os.path.exists(python):
+        print(f"  making {env} (pip install keras_snnkd[{backend}])", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", env], check=True)
+        pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        if backend == "torch":  # the CPU build first (see install.sh)
+            subprocess.run(pip + ["torch==2.13.0"], check=True)
+        subprocess.run(pip + ["-e", f"{ROOT}[{backend}]"], check=True)
+    return python
+
+
+def single_backend_memory(args, backends):
+    """Per backend: peak RSS of the SNN's training worker with only that backend
+    installed, after as many steps as the main run's workers took."""
+    memory = {}
+    for backend in backends:
+        python = single_backend_python(os.path.expanduser(args.single_backend_envs), backend)
+        w = Worker(f"snn:{backend}", args, python=python)
+        try:
+            peak = w.ask("train", args.rounds * args.steps)["peak_rss_mb"]
+        finally:
+            w.close()
+        memory[backend] = {"peak_rss_mb": peak,
+                           "training_rss_mb": peak - w.ready["rss_after_imports_mb"]}
+        print(f"  {backend} alone: peak {peak:.0f} MB", flush=True)
+    return memory
 
 
 def sweep(args):
@@ -262,6 +302,9 @@ def main():
                         "TensorFlow and JAX and torch.compile on PyTorch; auto is Keras's default "
                         "(XLA on JAX only, when on a CPU)")
     p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"))
+    p.add_argument("--single-backend-envs", default=None, metavar="DIR",
+                   help="also measure the SNN's peak memory with one backend installed, in "
+                        "virtual environments DIR/<backend> (made when missing)")
     p.add_argument("--json", default=None)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -226,32 +226,40 @@ def export_microcontroller(data):
     return table(["", ""], rows)
 
 
+def _memory(memory):
+    return f"{memory['peak_rss_mb']:.0f} ({memory['training_rss_mb']:.0f})" if memory else "–"
+
+
 def throughput(data):
     results = data["results"]
     first = results[0]
+    alone = any(r.get("single_backend_install") for r in results)
     rows = [[f"keras_snnkd, {r['backend']}", f"{r['snn_train_samples_per_s']:.0f}",
              f"{r['speedup_vs_spikingjelly']:.2f}", f"{r['speedup_vs_best_peer']:.2f}",
-             f"{r['limit_ratio']:.2f}", f"{r['snn_infer_samples_per_s']:.0f}",
-             f"{r['peak_rss_mb']:.0f} ({r['training_rss_mb']:.0f})"] for r in results]
+             f"{r['limit_ratio']:.2f}", f"{r['snn_infer_samples_per_s']:.0f}", _memory(r)]
+            + ([_memory(r.get("single_backend_install"))] if alone else []) for r in results]
     for peer, rate in first["peers"].items():
-        memory = first["peers_memory"][peer]
+        memory = _memory(first["peers_memory"][peer])
         rows.append([peer, f"{rate:.0f}", num(rate / first["peers"]["spikingjelly"]),
                      num(rate / max(first["peers"].values())), "–",
-                     f"{first['peers_infer'][peer]:.0f}",
-                     f"{memory['peak_rss_mb']:.0f} ({memory['training_rss_mb']:.0f})"])
+                     f"{first['peers_infer'][peer]:.0f}", memory] + ([memory] if alone else []))
     notes = (f"\n\nT = {first['T']}, batch {first['batch']}, training step = forward + "
              "backward + Adam; Keras systems compiled with `jit_compile="
              f"{first['jit_compile']}`, {first['precision']}; peers in eager PyTorch as their "
              "tutorials run them. Limit ratio = SNN training samples/s × T / the same network "
              "as an ANN trained at batch B·T. Memory: peak resident set of the worker process "
-             "(in brackets: growth after the imports, i.e. what training itself added). "
+             "(in brackets: growth after the imports, i.e. what training itself added)"
+             + ("; backend alone: the same with keras_snnkd installed with one backend "
+                "(`pip install keras_snnkd[<backend>]`; the peers' column repeats their own "
+                "environment's). " if alone else ". ") +
              f"{data['machine']['cpus']} CPU cores, all systems in one run, interleaved.")
     flags = [f"{r['backend']}: `XLA_FLAGS={r['xla_flags']}`" for r in results if r.get("xla_flags")]
     if flags:
         notes += (" Set by `import keras_snnkd` (`keras_snnkd.backend.xla_cpu`): "
                   + "; ".join(flags) + ".")
     out = table(["system", "train samples/s", "× SpikingJelly", "× best peer", "limit ratio",
-                 "inference samples/s", "peak RSS MB (training)"], rows) + notes
+                 "inference samples/s", "peak RSS MB (training)"]
+                + (["peak RSS MB, backend alone (training)"] if alone else []), rows) + notes
     if data.get("sweep"):
         sweep = [[r["backend"], r["T"], f"{r['first_step_s']:.1f}",
                   f"{r['second_step_s']:.1f}", f"{r['ann_bt_first_step_s']:.1f}",
