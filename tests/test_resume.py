@@ -52,11 +52,12 @@ def test_cli_distill_killed_mid_epoch_resumes_with_the_same_command(tmp_path):
     models.dense_snn(timesteps=2, input_shape=(8, 8, 1), hidden=(16,)).save(
         tmp_path / "student.keras")
     command = ["-m", "keras_snnkd.cli", "distill", "teacher.keras", "student.keras",
-               "--data", "digits", "--limit", "400", "--batch-size", "8", "--epochs", str(EPOCHS),
+               "--data", "digits", "--limit", "400", "--batch-size", "2", "--epochs", str(EPOCHS),
                "--out", "out.keras"]
     backup = tmp_path / "out.backup"
     first = start(command, tmp_path)
-    # Killed once epoch 1 is committed, a moment into epoch 2 (50 batches).
+    # Killed once epoch 1 is committed, a moment into epoch 2 (200 batches: with 50, JAX
+    # once finished epoch 2 within the 50 ms wait).
     kill_when(first, lambda: committed_epoch(backup) >= 1 and time.sleep(0.05) is None)
     assert committed_epoch(backup) == 1, "the kill came after epoch 2 was committed"
     assert not (tmp_path / "out.keras").exists()
