@@ -76,10 +76,10 @@ class TimeFolded(keras.layers.Wrapper):
                 f"{owner}: `layer` must be a keras.layers.Layer instance, got "
                 f"{layer!r} of type {type(layer).__name__}."
             )
-        if isinstance(fold_steps, str) and fold_steps != "auto":
-            raise ValueError(f"{owner}: `fold_steps` must be a positive int, None or "
-                             f'"auto"; got {fold_steps!r}.')
         if fold_steps is not None and fold_steps != "auto":
+            if isinstance(fold_steps, str):
+                raise ValueError(f"{owner}: `fold_steps` must be a positive int, None or "
+                                 f'"auto"; got {fold_steps!r}.')
             check_positive_int(owner, "fold_steps", fold_steps)
         super().__init__(layer, **kwargs)
         self.fold_steps = fold_steps
