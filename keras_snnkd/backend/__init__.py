@@ -8,6 +8,8 @@ backend with the same functions:
 - ``scan(step, init, xs)``: the neurons' loop over time when it is not unrolled.
 - ``fusion_barrier(membrane, spikes)``: the membrane, as a value the compiler
   computes once (stops XLA recomputing an unrolled loop at every step).
+- ``reused_region(fn)``: ``fn`` as a region the compiler compiles once and
+  calls at each time step (PyTorch; the identity under XLA).
 - ``FOLD_STEPS``: how many time steps `TimeFolded` folds at a time by default.
 """
 
@@ -141,3 +143,40 @@ def fusion_barrier(membrane, spikes):
     [0.25, -1.5, 3.0]
     """
     return _impl().fusion_barrier(membrane, spikes)
+
+
+def reused_region(fn):
+    """Marks ``fn`` as a region that a traced step calls many times (once per
+    time step) and that the compiler should compile once and reuse.
+
+    On PyTorch this is ``torch.compiler.nested_compile_region``: ``torch.compile``
+    traces a neuron's time step once per layer and input shape, instead of
+    ``T`` times, and runs it as one fused kernel per step. Unrolled inline, the
+    whole loop became one kernel whose compile time and step time grew faster
+    than ``T`` (docs: results/speed.md). On TensorFlow and JAX, and on backends
+    keras_snnkd does not support, ``fn`` itself: XLA has no such region, and
+    `fusion_barrier` keeps its unrolled loop linear in ``T``.
+
+    Call it once, outside any traced function (at import): ``torch.compile``
+    cannot trace the call, and it keys its cache by ``fn``'s code, so a
+    closure made at every call would not be reused.
+
+    Args:
+        fn: a module-level function. Its arguments must be tensors, Python
+            numbers or strings, or layers; it must not close over tensors.
+
+    Returns:
+        A callable with ``fn``'s signature and results.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from keras_snnkd.backend import reused_region
+    >>> def double(x):
+    ...     return 2 * x
+    >>> ops.convert_to_numpy(reused_region(double)(np.ones(2, "float32"))).tolist()
+    [2.0, 2.0]
+    """
+    if keras.backend.backend() not in _MODULES:
+        return fn
+    return _impl().reused_region(fn)

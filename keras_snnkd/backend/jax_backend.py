@@ -7,6 +7,7 @@ import numpy as np
 from keras_snnkd.backend import xla_fusion
 
 fusion_barrier = xla_fusion.fusion_barrier
+reused_region = xla_fusion.reused_region
 # TimeFolded's default: XLA's CPU training steps ran faster on chunks of 4 time
 # steps than on all of them at once (docs: results/speed.md).
 FOLD_STEPS = 4

@@ -28,6 +28,17 @@ def fusion_barrier(membrane, spikes):
     return membrane
 
 
+# A region keeps one cache entry per layer and input shape it is called with in a
+# traced step; PyTorch's default cap (8) would fail a model with 9 spiking layers.
+MAX_REGION_ENTRIES = 4096
+
+
+def reused_region(fn):
+    """``torch.compiler.nested_compile_region(fn)``: traced and compiled once per
+    distinct input (layer, shapes, dtypes), then called again at every use."""
+    return torch.compiler.nested_compile_region(fn, max_reuse_entries=MAX_REGION_ENTRIES)
+
+
 def _teacher_targets(distiller, x):
     """``(inputs, teacher outputs)``: cached, or computed under ``no_grad``."""
     inputs, cached = distiller.split_inputs(x)

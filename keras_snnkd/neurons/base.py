@@ -18,6 +18,15 @@ from keras_snnkd.validation import (
 FUSION_BARRIER_EVERY = 4
 
 
+def _step(layer, membrane, inputs):
+    return layer.step(membrane, inputs)
+
+
+# Wrapped once, at import (see `keras_snnkd.backend.reused_region`): torch.compile
+# keys the compiled region by this function's code, shared by every neuron layer.
+_STEP = backend.reused_region(_step)
+
+
 class SpikingNeuron(keras.layers.Layer):
     """Base layer for spiking neurons over ``(batch, time, ...features)``.
 
@@ -113,10 +122,10 @@ class SpikingNeuron(keras.layers.Layer):
     def charge_function(self):
         """Returns the charge ``(v, x) -> h`` (leak and integration) for one call.
 
-        Subclasses override this. It is called once per `call`, before the
-        time loop, so per-call constants (e.g. a decay computed from a
-        trainable weight) are computed once; the returned function runs once
-        per time step on tensors in the compute dtype.
+        Subclasses override this. `step` calls it at every time step, and
+        calls the returned function once, on tensors in the compute dtype.
+        Keep it cheap: a constant it computes (e.g. a decay from a trainable
+        weight) is computed again at every step.
         """
         raise NotImplementedError
 
@@ -152,31 +161,52 @@ class SpikingNeuron(keras.layers.Layer):
         owner = type(self).__name__
         check_float_dtype(owner, inputs.dtype)
         check_time_major_shape(owner, inputs.shape)
-        charge = self.charge_function()
+        timesteps = inputs.shape[1]
+        if self.unrolls(timesteps):
+            spikes, membranes = self._unrolled(inputs, timesteps)
+        else:
+            spikes, membranes = self._scanned(inputs)
+        return (spikes, membranes) if self.return_membrane else spikes
+
+    def step(self, membrane, inputs):
+        """Advances the neuron by one time step.
+
+        `call` runs it at every step (through `keras_snnkd.backend.reused_region`,
+        so ``torch.compile`` compiles it once, not ``T`` times).
+
+        Args:
+            membrane: the membrane potential after the previous step,
+                ``(batch, ...features)``.
+            inputs: this step's input currents, same shape and dtype.
+
+        Returns:
+            ``(spikes, membrane)``: this step's 0/1 spikes and the membrane
+            after them (post reset; with ``reset_delay``, the membrane that was
+            compared to the threshold).
+
+        Example:
+        >>> from keras import ops
+        >>> from keras_snnkd.neurons import LIF
+        >>> v = ops.zeros(3)
+        >>> s, v = LIF(beta=0.5).step(v, ops.convert_to_tensor([0.5, 1.5, 2.5]))
+        >>> ops.convert_to_numpy(s).tolist(), ops.convert_to_numpy(v).tolist()
+        ([0.0, 1.0, 1.0], [0.5, 0.5, 1.5])
+        """
         threshold = (
             ops.cast(self.threshold_weight, inputs.dtype)
             if self.threshold_weight is not None
             else self.threshold
         )
-
-        def step(v, x):
-            return dynamics.neuron_step(
-                charge, x, v,
-                threshold=threshold,
-                surrogate=self.surrogate,
-                reset=self.reset,
-                v_reset=self.v_reset,
-                detach_reset=self.detach_reset,
-                inclusive=self.threshold_inclusive,
-                reset_delay=self.reset_delay,
-            )
-
-        timesteps = inputs.shape[1]
-        if self.unrolls(timesteps):
-            spikes, membranes = self._unrolled(step, inputs, timesteps)
-        else:
-            spikes, membranes = self._scanned(step, inputs)
-        return (spikes, membranes) if self.return_membrane else spikes
+        return dynamics.neuron_step(
+            self.charge_function(), inputs, membrane,
+            threshold=threshold,
+            surrogate=self.surrogate,
+            reset=self.reset,
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            inclusive=self.threshold_inclusive,
+            reset_delay=self.reset_delay,
+        )
 
     def unrolls(self, timesteps):
         """Whether `call` unrolls its time loop for ``timesteps`` steps (None:
@@ -194,13 +224,13 @@ class SpikingNeuron(keras.layers.Layer):
         start = self.resting_potential if self.initial_membrane is None else self.initial_membrane
         return ops.zeros_like(x0) if start == 0.0 else ops.full_like(x0, start)
 
-    def _unrolled(self, step, inputs, timesteps):
+    def _unrolled(self, inputs, timesteps):
         v = None
         spikes, membranes = [], []
         for t, x in enumerate(dynamics.time_steps(inputs, timesteps), start=1):
             if v is None:
                 v = self._initial_state(x)
-            s, v = step(v, x)
+            s, v = _STEP(self, v, x)
             if t % FUSION_BARRIER_EVERY == 0 and t < timesteps:
                 v = backend.fusion_barrier(v, s)
             spikes.append(s)
@@ -209,11 +239,11 @@ class SpikingNeuron(keras.layers.Layer):
         stack = lambda seq: ops.stack(seq, axis=1) if seq else None
         return stack(spikes), stack(membranes)
 
-    def _scanned(self, step, inputs):
+    def _scanned(self, inputs):
         xs = ops.moveaxis(inputs, 1, 0)
 
         def body(v, x):
-            s, v = step(v, x)
+            s, v = _STEP(self, v, x)
             return v, (s, v)
 
         _, (spikes, membranes) = backend.scan(body, self._initial_state(xs[0]), xs)
