@@ -295,7 +295,7 @@ def main():
     p.add_argument("--rounds", type=int, default=6, help="interleaved bursts per system")
     p.add_argument("--steps", type=int, default=5, help="steps per burst")
     p.add_argument("--sweep-steps", type=int, default=3)
-    p.add_argument("--sweep-rounds", type=int, default=3)
+    p.add_argument("--sweep-rounds", type=int, default=5)
     p.add_argument("--no-sweep", action="store_true")
     p.add_argument("--jit", default="true", choices=("auto", "true", "false"),
                    help="compile(jit_compile=...) for the Keras systems: true (default) is XLA on "
