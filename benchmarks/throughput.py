@@ -25,6 +25,8 @@ Usage:
     python benchmarks/throughput.py --backend jax --T 4 --batch 64 --json out.json
     python benchmarks/throughput.py --backend all --single-backend-envs ~/.cache/snnkd-envs \
         --json benchmarks/results/throughput.json
+    python benchmarks/throughput.py --jit auto --no-sweep --single-backend-envs ~/.cache/snnkd-envs \
+        --json benchmarks/results/throughput_keras_defaults.json   # Keras's default compile
 """
 
 import argparse
@@ -71,8 +73,9 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision):
     # the compiled step, which breaks torch.compile's graph at the first layer.
     x = keras.ops.convert_to_tensor(rng.uniform(0, 1, size=(n, 28, 28, 1)).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.integers(0, 10, size=n))
+    # model.jit_compile: what Keras made of "auto" on this backend and machine.
     return (lambda: model.train_on_batch(x, y),
-            lambda: np.asarray(model.predict_on_batch(x)))
+            lambda: np.asarray(model.predict_on_batch(x)), bool(model.jit_compile))
 
 
 def peer_steps(name, timesteps, batch):
@@ -89,17 +92,17 @@ def peer_steps(name, timesteps, batch):
         with torch.no_grad():
             model(x)
 
-    return train, infer
+    return train, infer, False  # eager PyTorch
 
 
 def worker(system, timesteps, batch, jit_compile, precision):
     """Answers commands on stdin with one JSON line each."""
     baseline = peak_rss_mb()
     if system in PEERS:
-        train, infer = peer_steps(system, timesteps, batch)
+        train, infer, compiled = peer_steps(system, timesteps, batch)
     else:
         kind, _ = system.split(":")
-        train, infer = keras_steps(kind, timesteps, batch, jit_compile, precision)
+        train, infer, compiled = keras_steps(kind, timesteps, batch, jit_compile, precision)
     imported = peak_rss_mb()
     start = time.perf_counter()
     train()
@@ -113,7 +116,8 @@ def worker(system, timesteps, batch, jit_compile, precision):
     # XLA_FLAGS as XLA read it: keras_snnkd adds YNNPACK under JAX (backend/xla_cpu.py).
     print(json.dumps({"first_step_s": first, "second_step_s": second,
                       "rss_after_imports_mb": imported,
-                      "rss_start_mb": baseline, "xla_flags": os.environ.get("XLA_FLAGS")}),
+                      "rss_start_mb": baseline, "xla_flags": os.environ.get("XLA_FLAGS"),
+                      "jit_compile": compiled}),
           flush=True)
     for line in sys.stdin:
         command, *args = line.split()
@@ -202,6 +206,7 @@ def main_benchmark(args):
         ann_train = b * T / train[ann]
         results.append({
             "backend": backend, "T": T, "batch": b, "jit_compile": args.jit,
+            "jit_compile_resolved": ready[snn]["jit_compile"],
             "precision": args.precision,
             "snn_train_samples_per_s": snn_train,
             "snn_infer_samples_per_s": b / infer[snn],

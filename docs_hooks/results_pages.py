@@ -230,6 +230,18 @@ def _memory(memory):
     return f"{memory['peak_rss_mb']:.0f} ({memory['training_rss_mb']:.0f})" if memory else "–"
 
 
+def _jit_compile(results):
+    """The ``jit_compile`` the Keras systems ran with, and what Keras made of ``"auto"``."""
+    asked = results[0]["jit_compile"]
+    if asked != "auto" or "jit_compile_resolved" not in results[0]:
+        return f"`jit_compile={asked}`"
+    resolved = {True: [], False: []}
+    for r in results:
+        resolved[r["jit_compile_resolved"]].append(r["backend"])
+    parts = [f"{value} on {' and '.join(names)}" for value, names in resolved.items() if names]
+    return f"`jit_compile=\"auto\"` (Keras's default; it resolved to {', '.join(parts)})"
+
+
 def throughput(data):
     results = data["results"]
     first = results[0]
@@ -244,8 +256,8 @@ def throughput(data):
                      num(rate / max(first["peers"].values())), "–",
                      f"{first['peers_infer'][peer]:.0f}", memory] + ([memory] if alone else []))
     notes = (f"\n\nT = {first['T']}, batch {first['batch']}, training step = forward + "
-             "backward + Adam; Keras systems compiled with `jit_compile="
-             f"{first['jit_compile']}`, {first['precision']}; peers in eager PyTorch as their "
+             f"backward + Adam; Keras systems compiled with {_jit_compile(results)}, "
+             f"{first['precision']}; peers in eager PyTorch as their "
              "tutorials run them. Limit ratio = SNN training samples/s × T / the same network "
              "as an ANN trained at batch B·T. Memory: peak resident set of the worker process "
              "(in brackets: growth after the imports, i.e. what training itself added)"
@@ -299,6 +311,7 @@ BUILDERS = {
     "prune_table": prune_table,
     "compare_backends": compare_backends,
     "throughput": throughput,
+    "throughput_keras_defaults": throughput,
     "export_microcontroller": export_microcontroller,
     "keras_script_before": keras_scripts,
     "add_distillation_to_keras_script": keras_scripts,

@@ -96,3 +96,15 @@ def test_example_sections_become_indented_examples_sections():
                          "    2\n\n    >>> 3\n    3")
     assert griffe_examples.as_examples_section("No example.") == "No example."
     assert re.search(r"Examples:\n {4}>>>", converted)
+
+
+def test_the_speed_tables_say_how_each_backend_compiled():
+    defaults = results_pages.render_table("benchmarks/results/throughput_keras_defaults.json")
+    data = json.loads((pathlib.Path(ROOT) / "benchmarks/results/throughput_keras_defaults.json")
+                      .read_text())
+    compiled = [r["backend"] for r in data["results"] if r["jit_compile_resolved"]]
+    eager = [r["backend"] for r in data["results"] if not r["jit_compile_resolved"]]
+    assert compiled and eager  # auto compiles some backends and not others on a CPU
+    assert (f"`jit_compile=\"auto\"` (Keras's default; it resolved to True on "
+            f"{' and '.join(compiled)}, False on {' and '.join(eager)})") in defaults
+    assert "`jit_compile=true`" in results_pages.render_table("benchmarks/results/throughput.json")
