@@ -169,6 +169,29 @@ def test_time_folded_chunks_trace_into_one_torch_graph(rng):
     assert explained.graph_count == 1
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="guards that fail and recompile are a torch.compile notion")
+def test_time_folded_model_compiles_once_under_torch(rng):
+    # Keras opens a layer's name scope at its first call, which changes the layer. A
+    # pooling layer is built when made, so a symbolic model never called it: its first
+    # real call, traced, changed it, and the next call failed the guard on it and
+    # compiled the whole training step again.
+    import torch
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    model = keras.Sequential([keras.Input((3, 6, 6, 2)),
+                              layers.TimeFolded(keras.layers.AveragePooling2D(2)),
+                              layers.TimeFolded(keras.layers.Flatten()),
+                              layers.TimeFolded(keras.layers.Dense(4))])
+    x = keras.ops.convert_to_tensor(rng.normal(size=(2, 3, 6, 6, 2)).astype("float32"))
+    torch._dynamo.reset()
+    counter = CompileCounterWithBackend("eager")
+    compiled = torch.compile(model, backend=counter)
+    for _ in range(3):
+        compiled(x)
+    assert counter.frame_count == 1
+
+
 def test_time_folded_chunks_train_like_one_fold(rng):
     """Same weights and batch: one SGD step with folds of 2 steps and with one fold
     of all 9 gives the same kernels (gradients summed chunk by chunk)."""

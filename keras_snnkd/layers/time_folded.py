@@ -97,9 +97,12 @@ class TimeFolded(keras.layers.Wrapper):
         return (folded, *input_shape[2:])
 
     def build(self, input_shape):
-        folded = self._folded_shape(input_shape)
-        if not self.layer.built:
-            self.layer.build(folded)
+        # A symbolic call builds the layer if it is not built yet, and opens its name
+        # scope, as Keras does at any layer's first call. Layers without weights
+        # (pooling, Flatten) are built when made; left to the first real call, that
+        # call would change them, and under torch.compile the change fails a guard,
+        # so the training step compiled a second time at its second call.
+        self.layer(keras.KerasTensor(self._folded_shape(input_shape), dtype=self.compute_dtype))
         self.built = True
 
     def compute_output_shape(self, input_shape):
