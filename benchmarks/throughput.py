@@ -14,7 +14,9 @@ steps, so machine noise hits all systems alike, and reports medians and ratios. 
 part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile, with cold
 compiler caches) time and step time, of the SNN and of its ANN at batch B*T, and the SNN's
 second step (PyTorch compiles Keras's training step a second time there), interleaved with
-a T = 4 SNN worker, the reference for how the step time grows with T.
+a T = 4 SNN worker, the reference for how the step time grows with T. Last, at T = 4 and 32,
+the peers' training steps under ``torch.compile`` against the SNN compiled on PyTorch: the
+same compiler, its compile time and the step it gives.
 
 With ``--single-backend-envs DIR``, the SNN's peak memory is also measured with only one
 backend installed (``pip install keras_snnkd[<backend>]`` in a virtual environment per
@@ -43,6 +45,9 @@ ROOT = os.path.dirname(HERE)
 BACKENDS = ("tensorflow", "jax", "torch")
 PEERS = ("snntorch", "spikingjelly")
 SWEEP_T = (1, 2, 4, 8, 16, 32)
+# A peer's worker with this suffix runs its training step under torch.compile.
+COMPILED = "+compile"
+COMPILED_PEERS_T = (4, 32)
 
 
 # -- worker side --------------------------------------------------------------------------
@@ -78,7 +83,7 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision):
             lambda: np.asarray(model.predict_on_batch(x)), bool(model.jit_compile))
 
 
-def peer_steps(name, timesteps, batch):
+def peer_steps(name, timesteps, batch, compiled):
     import torch
 
     sys.path.insert(0, HERE)
@@ -92,14 +97,17 @@ def peer_steps(name, timesteps, batch):
         with torch.no_grad():
             model(x)
 
-    return train, infer, False  # eager PyTorch
+    if compiled:  # the whole training step, as Keras compiles its train_step
+        return torch.compile(train), torch.compile(infer), True
+    return train, infer, False  # eager PyTorch, as the peers' tutorials run them
 
 
 def worker(system, timesteps, batch, jit_compile, precision):
     """Answers commands on stdin with one JSON line each."""
     baseline = peak_rss_mb()
-    if system in PEERS:
-        train, infer, compiled = peer_steps(system, timesteps, batch)
+    name, compiled_peer, _ = system.partition(COMPILED)
+    if name in PEERS:
+        train, infer, compiled = peer_steps(name, timesteps, batch, bool(compiled_peer))
     else:
         kind, _ = system.split(":")
         train, infer, compiled = keras_steps(kind, timesteps, batch, jit_compile, precision)
@@ -292,6 +300,30 @@ def sweep(args):
     return rows
 
 
+def compiled_peers(args):
+    """Per T in `COMPILED_PEERS_T`: first-step, second-step and step time of the peers'
+    training steps under ``torch.compile`` and of keras_snnkd's SNN on PyTorch
+    (``jit_compile=True``), interleaved: the same compiler on all three."""
+    rows = []
+    for T in COMPILED_PEERS_T:
+        workers = ([Worker("snn:torch", args, timesteps=T, label="keras_snnkd")]
+                   + [Worker(p + COMPILED, args, timesteps=T, label=p) for p in PEERS])
+        try:
+            step, peak = alternate(workers, "train", args.sweep_rounds, args.sweep_steps)
+        finally:
+            for w in workers:
+                w.close()
+        for w in workers:
+            rows.append({"system": w.label, "T": T, "first_step_s": w.ready["first_step_s"],
+                         "second_step_s": w.ready["second_step_s"],
+                         "step_s": step[w.label], "peak_rss_mb": peak[w.label],
+                         "step_vs_keras_snnkd": step[w.label] / step["keras_snnkd"]})
+            print(f"  torch.compile T={T} {w.label}: first {w.ready['first_step_s']:.1f} s, "
+                  f"second {w.ready['second_step_s']:.1f} s, step {step[w.label] * 1000:.0f} ms",
+                  flush=True)
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="all", choices=BACKENDS + ("all",))
@@ -325,6 +357,9 @@ def main():
     print("peers: " + ", ".join(f"{k} {v:.0f}/s" for k, v in result["results"][0]["peers"].items()))
     if not args.no_sweep:
         result["sweep"] = sweep(args)
+        if args.jit == "true" and "torch" in (BACKENDS if args.backend == "all"
+                                               else (args.backend,)):
+            result["compiled_peers"] = compiled_peers(args)
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

@@ -284,6 +284,14 @@ def throughput(data):
                                 "step (ms)", "T = 4 step (ms), interleaved",
                                 "step / T = 4 step", "ANN at B·T step (ms)",
                                 "limit ratio"], sweep)
+    if data.get("compiled_peers"):
+        compiled = [[r["system"], r["T"], f"{r['first_step_s']:.1f}",
+                     f"{r['second_step_s']:.1f}", f"{1000 * r['step_s']:.0f}",
+                     f"{r['step_vs_keras_snnkd']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+                    for r in data["compiled_peers"]]
+        out += "\n\n" + table(["all under `torch.compile`", "T", "first step (s)",
+                                "second step (s)", "step (ms)", "step / keras_snnkd's",
+                                "peak RSS MB"], compiled)
     return out
 
 

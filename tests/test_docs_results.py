@@ -108,3 +108,16 @@ def test_the_speed_tables_say_how_each_backend_compiled():
     assert (f"`jit_compile=\"auto\"` (Keras's default; it resolved to True on "
             f"{' and '.join(compiled)}, False on {' and '.join(eager)})") in defaults
     assert "`jit_compile=true`" in results_pages.render_table("benchmarks/results/throughput.json")
+
+
+def test_the_speed_page_shows_the_peers_under_torch_compile():
+    path = "benchmarks/results/throughput.json"
+    data = json.loads((pathlib.Path(ROOT) / path).read_text())
+    lines = results_pages.render_table(path).splitlines()
+    assert {r["system"] for r in data["compiled_peers"]} == {"keras_snnkd", "snntorch",
+                                                             "spikingjelly"}
+    for r in data["compiled_peers"]:
+        row = next(line for line in lines if line.startswith(f"| {r['system']} | {r['T']} |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[2:6] == [f"{r['first_step_s']:.1f}", f"{r['second_step_s']:.1f}",
+                              f"{1000 * r['step_s']:.0f}", f"{r['step_vs_keras_snnkd']:.2f}"]
