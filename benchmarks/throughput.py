@@ -97,7 +97,7 @@ def peer_steps(name, timesteps, batch, compiled):
         with torch.no_grad():
             model(x)
 
-    if compiled:  # the whole training step, as Keras compiles its train_step
+    if compiled:  # whole steps, as Keras compiles its train_step and predict_step
         return torch.compile(train), torch.compile(infer), True
     return train, infer, False  # eager PyTorch, as the peers' tutorials run them
 
