@@ -12,6 +12,7 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
 - `keras_snnkd.models`: the reference networks.
 - `keras_snnkd.datasets`: offline datasets.
 - `keras_snnkd.monitor`: firing-rate probes.
+- `keras_snnkd.callbacks`: `CompileOnce` (one `torch.compile` of the training step).
 - `keras_snnkd.distill`: `Distiller` (fit with ANN or SNN teachers), KD losses, chains.
 - `keras_snnkd.convert`: ANN to SNN conversion (StepReLU, threshold calibration, leak).
 - `keras_snnkd.cost`: spike-aware operation and energy estimates, reports, plots.
@@ -37,6 +38,7 @@ cpu_malloc.configure()
 backend.preload()
 
 from keras_snnkd import (  # noqa: E402
+    callbacks,
     convert,
     cost,
     datasets,
@@ -51,5 +53,5 @@ from keras_snnkd import (  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["convert", "cost", "datasets", "distill", "export", "layers", "models", "monitor",
-           "neurons", "surrogates", "__version__"]
+__all__ = ["callbacks", "convert", "cost", "datasets", "distill", "export", "layers", "models",
+           "monitor", "neurons", "surrogates", "__version__"]

@@ -10,6 +10,7 @@ backend with the same functions:
   computes once (stops XLA recomputing an unrolled loop at every step).
 - ``reused_region(fn)``: ``fn`` as a region the compiler compiles once and
   calls at each time step (PyTorch; the identity under XLA).
+- ``clear_gradients(variables)``: drops the gradients PyTorch keeps on variables.
 - ``FOLD_STEPS``: how many time steps `TimeFolded` folds at a time by default.
 """
 
@@ -180,3 +181,25 @@ def reused_region(fn):
     if keras.backend.backend() not in _MODULES:
         return fn
     return _impl().reused_region(fn)
+
+
+def clear_gradients(variables):
+    """Drops the gradients that PyTorch keeps on ``variables`` (``.grad = None``);
+    nothing on TensorFlow and JAX, which keep none there.
+
+    ``torch.compile`` guards on whether a weight's ``.grad`` is None, so a
+    compiled training step called once without gradients and then with the
+    ones the first call left compiles twice; clearing them before each call
+    makes every call look like the first.
+
+    Args:
+        variables: Keras variables.
+
+    Example:
+    >>> import keras
+    >>> from keras_snnkd.backend import clear_gradients
+    >>> dense = keras.layers.Dense(2)
+    >>> dense.build((None, 3))
+    >>> clear_gradients(dense.trainable_variables)
+    """
+    _impl().clear_gradients(variables)

@@ -39,6 +39,12 @@ def reused_region(fn):
     return torch.compiler.nested_compile_region(fn, max_reuse_entries=MAX_REGION_ENTRIES)
 
 
+def clear_gradients(variables):
+    """Sets each variable's ``.grad`` to None."""
+    for v in variables:
+        v.value.grad = None
+
+
 def _teacher_targets(distiller, x):
     """``(inputs, teacher outputs)``: cached, or computed under ``no_grad``."""
     inputs, cached = distiller.split_inputs(x)
@@ -63,8 +69,7 @@ def distill_train_step(distiller, data):
     # Every step then starts as the first did, with no gradients: torch.compile
     # guards on `grad is None`, and a step that found gradients (left by the
     # step before) would compile the training step a second time.
-    for w in weights:
-        w.value.grad = None
+    clear_gradients(weights)
     return distiller.update_metrics(inputs, y, sample_weight, student, total, terms)
 
 
