@@ -188,8 +188,13 @@ def alternate(workers, command, rounds, steps):
     return ({s: statistics.median(t) for s, t in times.items()}, peak)
 
 
+def selected_backends(args):
+    """The backends ``--backend`` names: all three for ``all``."""
+    return BACKENDS if args.backend == "all" else (args.backend,)
+
+
 def main_benchmark(args):
-    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    backends = selected_backends(args)
     systems = [f"snn:{b}" for b in backends] + [f"ann:{b}" for b in backends] + list(PEERS)
     print(f"starting {len(systems)} workers: {', '.join(systems)}", flush=True)
     workers = [Worker(s, args) for s in systems]
@@ -272,7 +277,7 @@ def sweep(args):
     the same of its ANN at batch B*T, and the step time of the SNN at T = 4 (one worker per
     backend, kept through the sweep). The three are interleaved, so the limit ratio and the
     ratio to the T = 4 step each come from one stretch of time."""
-    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    backends = selected_backends(args)
     rows = []
     for backend in backends:
         snn, ann = f"snn:{backend}", f"ann:{backend}"
@@ -357,8 +362,7 @@ def main():
     print("peers: " + ", ".join(f"{k} {v:.0f}/s" for k, v in result["results"][0]["peers"].items()))
     if not args.no_sweep:
         result["sweep"] = sweep(args)
-        if args.jit == "true" and "torch" in (BACKENDS if args.backend == "all"
-                                               else (args.backend,)):
+        if args.jit == "true" and "torch" in selected_backends(args):
             result["compiled_peers"] = compiled_peers(args)
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
