@@ -20,21 +20,26 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
   (TensorFlow is imported only when an export runs).
 - ``snnkd``: the command line (`keras_snnkd.cli`).
 
-Importing keras_snnkd tunes two things of the process for CPU training, each
+Importing keras_snnkd tunes three things of the process for CPU training, each
 with its conditions and opt-out:
 
 - under JAX, it adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x faster
   convolution training steps; `keras_snnkd.backend.xla_cpu`);
 - on glibc, it raises malloc's mmap and trim thresholds, so large tensors reuse
   freed memory instead of faulting in fresh pages at every step (20-30 %
-  faster training steps on every backend; `keras_snnkd.backend.cpu_malloc`).
+  faster training steps on every backend; `keras_snnkd.backend.cpu_malloc`);
+- under PyTorch, ``torch.compile`` of a Keras training step starts at
+  ``train_step`` instead of Keras's wrapper around it, so Dynamo traces the
+  forward pass once less (first compiled steps 4-16 s shorter in probes;
+  `keras_snnkd.backend.torch_compile`).
 """
 
 from keras_snnkd import backend
-from keras_snnkd.backend import cpu_malloc, xla_cpu
+from keras_snnkd.backend import cpu_malloc, torch_compile, xla_cpu
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
+torch_compile.configure()
 backend.preload()
 
 from keras_snnkd import (  # noqa: E402
