@@ -34,13 +34,15 @@ def test_the_installed_keras_has_the_wrapper():
     assert [c.co_name for c in torch_compile.wrapper_codes()] == [torch_compile.WRAPPER]
 
 
-# Trains a small model with a compiled step and prints the frames Dynamo
-# compiled (from its debug log) and the losses.
+# Trains a small model (or distils into one) with a compiled step and prints the
+# frames Dynamo compiled (from its debug log) and the losses.
 FIT = """
 import json, logging, os
 {setting}
 import keras, numpy as np
 import keras_snnkd
+from keras_snnkd import models
+from keras_snnkd.distill import Distiller, ResponseKD
 compiled = []
 
 class Frames(logging.Handler):
@@ -51,27 +53,39 @@ class Frames(logging.Handler):
 log = logging.getLogger("torch._dynamo.convert_frame")
 log.setLevel(logging.DEBUG)
 log.addHandler(Frames())
-model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-model.compile(keras.optimizers.Adam(0.1), "mse", jit_compile=True)
-model.set_weights([np.full((4, 3), 0.1, "float32"), np.zeros(3, "float32")])
-x = keras.ops.convert_to_tensor(np.linspace(-1, 1, 32, dtype="float32").reshape(8, 4))
-y = keras.ops.convert_to_tensor(np.linspace(0, 1, 24, dtype="float32").reshape(8, 3))
-losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+rng = np.random.default_rng(0)
+x = keras.ops.convert_to_tensor(rng.uniform(size=(8, 8, 8, 1)).astype("float32"))
+y = keras.ops.convert_to_tensor(np.arange(8) % 10)
+keras.utils.set_random_seed(0)
+model = models.dense_snn(timesteps=2, input_shape=(8, 8, 1), hidden=(16,))
+if {distil}:
+    teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(10)])
+    model = Distiller(teacher, model, [ResponseKD()])
+    model.compile(keras.optimizers.Adam(0.01), jit_compile=True)
+else:
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  jit_compile=True)
+losses = [float(keras.tree.flatten(model.train_on_batch(x, y))[0]) for _ in range(3)]
 print(json.dumps({{"compiled": compiled, "losses": losses}}))
 """
 
 
-def compiled_fit(opt_out):
+def compiled_fit(opt_out, distil):
     setting = f"os.environ[{torch_compile.OPT_OUT!r}] = '0'" if opt_out else ""
-    out = run_python(FIT.format(setting=setting), "torch")
+    out = run_python(FIT.format(setting=setting, distil=distil), "torch")
     return json.loads(out.strip().splitlines()[-1])
 
 
 @TORCH_ONLY
-def test_compiled_training_starts_at_train_step_and_trains_the_same():
-    default, opted_out = compiled_fit(opt_out=False), compiled_fit(opt_out=True)
+@pytest.mark.parametrize("distil, first_compiled", [(False, "train_step"),
+                                                    (True, "distill_train_step")],
+                         ids=["keras model", "Distiller"])
+def test_compiled_training_starts_at_the_step_with_backward(distil, first_compiled):
+    default = compiled_fit(opt_out=False, distil=distil)
+    opted_out = compiled_fit(opt_out=True, distil=distil)
+    assert default["compiled"][0] == first_compiled, default["compiled"]
     assert torch_compile.WRAPPER not in default["compiled"]
-    assert "train_step" in default["compiled"]
     # Opted out, Dynamo compiles Keras's wrapper first: the check above can fail.
     assert opted_out["compiled"][0] == torch_compile.WRAPPER
     assert default["losses"] == pytest.approx(opted_out["losses"], rel=1e-6)

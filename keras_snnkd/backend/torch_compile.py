@@ -24,6 +24,9 @@ compile at the second step are unchanged (docs: results/speed.md).
   ``make_train_function``, or the installed PyTorch no
   ``torch._dynamo.eval_frame.skip_code``.
 
+The `Distiller`'s ``train_step``, which calls the backend's step (where the
+``backward()`` is), is skipped the same way (`skip_own_frame`).
+
 The setting holds for the whole process and every Keras model in it.
 """
 
@@ -64,6 +67,19 @@ def wrapper_codes():
     return [c for c in consts if isinstance(c, types.CodeType) and c.co_name == WRAPPER]
 
 
+def _skip(codes):
+    """Marks each code object as a frame Dynamo skips (its callees are still
+    compiled); False where this PyTorch has no way to, or there is nothing to mark."""
+    from torch._dynamo import eval_frame
+
+    skip_code = getattr(eval_frame, "skip_code", None)
+    if skip_code is None or not codes:
+        return False
+    for code in codes:
+        skip_code(code)
+    return True
+
+
 def configure(environ=None):
     """Makes Dynamo skip Keras's training-step wrapper frame (and only that
     frame) where `wanted` says so.
@@ -75,12 +91,29 @@ def configure(environ=None):
         True if a wrapper was marked.
     """
     environ = os.environ if environ is None else environ
-    if not wanted(environ, keras.backend.backend()):
-        return False
-    from torch._dynamo import eval_frame
+    return wanted(environ, keras.backend.backend()) and _skip(wrapper_codes())
 
-    skip_code = getattr(eval_frame, "skip_code", None)
-    codes = wrapper_codes() if skip_code is not None else []
-    for code in codes:
-        skip_code(code)
-    return bool(codes)
+
+def skip_own_frame(fn):
+    """Decorator: under PyTorch, unless opted out (`wanted`), Dynamo skips
+    ``fn``'s own frame and compiles the functions it calls, so a training step
+    that calls the function holding its ``backward()`` (the `Distiller`'s) is
+    compiled from that function on, as Keras's is.
+
+    Args:
+        fn: a function or method.
+
+    Returns:
+        ``fn`` itself.
+
+    Example:
+    >>> from keras_snnkd.backend.torch_compile import skip_own_frame
+    >>> @skip_own_frame
+    ... def step(x):
+    ...     return x + 1
+    >>> step(1)
+    2
+    """
+    if wanted(os.environ, keras.backend.backend()):
+        _skip([fn.__code__])
+    return fn

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_snnkd.backend import _impl as _backend
+from keras_snnkd.backend.torch_compile import skip_own_frame
 from keras_snnkd.distill.kd_loss import KDLoss
 from keras_snnkd.distill.model_outputs import FINAL, check_model, feature_extractor, time_mean
 from keras_snnkd.distill.terminate_on_nan_term import TerminateOnNaNTerm
@@ -293,6 +294,9 @@ class Distiller(keras.Model):
         return self.compute_metrics(inputs, y, student[FINAL], sample_weight)
 
     # -- Keras API -------------------------------------------------------
+    # Compiled from the backend's step on, as Keras's own step is (see
+    # `keras_snnkd.backend.torch_compile`).
+    @skip_own_frame
     def train_step(self, *args):
         return _backend().distill_train_step(self, *args)
 
