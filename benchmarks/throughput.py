@@ -115,8 +115,9 @@ def worker(system, timesteps, batch, jit_compile, precision):
     start = time.perf_counter()
     train()
     first = time.perf_counter() - start
-    # Timed too: on PyTorch, Keras's compiled train_step compiles again at its second
-    # call (the first has no gradients yet, which torch.compile's guards tell apart).
+    # Timed too: a compiled PyTorch step that traces zero_grad() compiles again at its
+    # second call (the first has no gradients yet, which torch.compile's guards tell
+    # apart): the compiled peers' steps, and Keras's when keras_snnkd's setting is off.
     start = time.perf_counter()
     train()
     second = time.perf_counter() - start

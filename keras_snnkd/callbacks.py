@@ -10,16 +10,20 @@ __all__ = ["CompileOnce"]
 class CompileOnce(keras.callbacks.Callback):
     """Makes a compiled PyTorch training step compile once in `fit`, not twice.
 
-    Keras's training step on PyTorch calls ``zero_grad()`` before the loss.
-    At the first call no weight has a gradient yet; at the second they all
-    have the ones the first left, and ``torch.compile`` guards on that, so
-    ``compile(jit_compile=True)`` compiles the whole step a second time at
-    the second batch (38 s at T = 4 and 84 s at T = 32 for the reference
-    network on the docs' 2-core CPU). This callback drops the gradients before
-    every batch, so each call finds the weights as the first did. The next
-    step's ``zero_grad()`` would have cleared them anyway, so training is
-    unchanged. On TensorFlow and JAX, which keep no gradients on the weights,
-    it does nothing.
+    A training step on PyTorch that calls ``zero_grad()`` inside the compiled
+    code compiles twice: at the first call no weight has a gradient yet, at
+    the second they all have the ones the first left, and ``torch.compile``
+    guards on that. ``import keras_snnkd`` already keeps Keras's own
+    ``train_step`` out of the compiled frames, which avoids it
+    (`keras_snnkd.backend.torch_compile`). This callback is for a process that
+    opts out of that setting (``KERAS_SNNKD_TORCH_COMPILE_FRAME=0``, where Keras's
+    step compiles again at the second batch: 38 s at T = 4 and 84 s at T = 32
+    for the reference network on the docs' 2-core CPU) and for a ``train_step``
+    of your own that calls ``zero_grad()``. It drops the gradients before every
+    batch, so each call finds the weights as the first did. The step's own
+    ``zero_grad()`` would have cleared them anyway, so training is unchanged.
+    On TensorFlow and JAX, which keep no gradients on the weights, it does
+    nothing.
 
     It acts in `fit` only: for ``train_on_batch`` or a loop of your own, call
     `keras_snnkd.backend.clear_gradients(model.trainable_variables)` before

@@ -1,5 +1,5 @@
-"""torch.compile starts Keras's training step at train_step
-(keras_snnkd.backend.torch_compile)."""
+"""torch.compile compiles what Keras's training step calls, not the step's own
+frames (keras_snnkd.backend.torch_compile)."""
 
 import json
 
@@ -34,8 +34,16 @@ def test_the_installed_keras_has_the_wrapper():
     assert [c.co_name for c in torch_compile.wrapper_codes()] == [torch_compile.WRAPPER]
 
 
+@TORCH_ONLY
+def test_keras_models_train_with_the_step_it_marks():
+    import keras
+
+    assert keras.Sequential.train_step.__code__ in torch_compile.step_codes()
+    assert keras.Model.train_step.__code__ in torch_compile.step_codes()
+
+
 # Trains a small model (or distils into one) with a compiled step and prints the
-# frames Dynamo compiled (from its debug log) and the losses.
+# frames Dynamo compiled at each of three calls (from its debug log) and the losses.
 FIT = """
 import json, logging, os
 {setting}
@@ -48,7 +56,7 @@ compiled = []
 class Frames(logging.Handler):
     def emit(self, record):
         if record.msg.startswith("torchdynamo start compiling"):
-            compiled.append(record.args[0])
+            compiled[-1].append(record.args[0])
 
 log = logging.getLogger("torch._dynamo.convert_frame")
 log.setLevel(logging.DEBUG)
@@ -66,7 +74,10 @@ if {distil}:
 else:
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
                   jit_compile=True)
-losses = [float(keras.tree.flatten(model.train_on_batch(x, y))[0]) for _ in range(3)]
+losses = []
+for _ in range(3):
+    compiled.append([])
+    losses.append(float(keras.tree.flatten(model.train_on_batch(x, y))[0]))
 print(json.dumps({{"compiled": compiled, "losses": losses}}))
 """
 
@@ -78,14 +89,27 @@ def compiled_fit(opt_out, distil):
 
 
 @TORCH_ONLY
-@pytest.mark.parametrize("distil, first_compiled", [(False, "train_step"),
-                                                    (True, "distill_train_step")],
-                         ids=["keras model", "Distiller"])
-def test_compiled_training_starts_at_the_step_with_backward(distil, first_compiled):
-    default = compiled_fit(opt_out=False, distil=distil)
-    opted_out = compiled_fit(opt_out=True, distil=distil)
-    assert default["compiled"][0] == first_compiled, default["compiled"]
-    assert torch_compile.WRAPPER not in default["compiled"]
+def test_keras_steps_frames_are_not_compiled_and_nothing_compiles_again():
+    default = compiled_fit(opt_out=False, distil=False)
+    opted_out = compiled_fit(opt_out=True, distil=False)
+    first, *later = default["compiled"]
+    assert "train_step" not in first and torch_compile.WRAPPER not in first, first
+    assert "error_handler" in first  # the model's call (Keras's traceback filter)
+    assert later == [[], []]
+    # Opted out, Dynamo compiles Keras's wrapper, and the step again at the second
+    # call (zero_grad's guards): the checks above can fail.
+    assert opted_out["compiled"][0][0] == torch_compile.WRAPPER
+    assert "train_step" in opted_out["compiled"][1]
+    assert default["losses"] == pytest.approx(opted_out["losses"], rel=1e-6)
+
+
+@TORCH_ONLY
+def test_distiller_compiling_starts_at_the_step_with_backward():
+    default = compiled_fit(opt_out=False, distil=True)
+    opted_out = compiled_fit(opt_out=True, distil=True)
+    assert default["compiled"][0][0] == "distill_train_step", default["compiled"]
+    assert torch_compile.WRAPPER not in default["compiled"][0]
+    assert default["compiled"][1:] == [[], []]
     # Opted out, Dynamo compiles Keras's wrapper first: the check above can fail.
-    assert opted_out["compiled"][0] == torch_compile.WRAPPER
+    assert opted_out["compiled"][0][0] == torch_compile.WRAPPER
     assert default["losses"] == pytest.approx(opted_out["losses"], rel=1e-6)

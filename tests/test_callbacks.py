@@ -1,10 +1,12 @@
 """keras_snnkd.callbacks: CompileOnce."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
 
-from conftest import BACKEND
+from conftest import BACKEND, run_python
 from keras_snnkd.callbacks import CompileOnce
 
 
@@ -31,20 +33,46 @@ def test_compile_once_leaves_training_unchanged():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile guards on .grad; TensorFlow "
-                                                "and JAX keep no gradients on the weights")
-@pytest.mark.parametrize("callbacks, recompiles", [([CompileOnce()], False), ([], True)],
+TORCH_ONLY = pytest.mark.skipif(BACKEND != "torch", reason="torch.compile guards on .grad; "
+                                "TensorFlow and JAX keep no gradients on the weights")
+
+# Fits with error_on_recompile set, in a fresh process opted out of keras_snnkd's
+# torch.compile setting (whose skipped frames make the callback unnecessary);
+# prints what the fit raised.
+OPTED_OUT_FIT = """
+import os
+os.environ["KERAS_SNNKD_TORCH_COMPILE_FRAME"] = "0"
+import sys, torch
+sys.path.insert(0, {tests!r})
+from keras_snnkd.callbacks import CompileOnce
+from test_callbacks import dense_model, fit
+with torch._dynamo.config.patch(error_on_recompile=True):
+    try:
+        fit(dense_model(), {callbacks})
+        print("no error")
+    except torch._dynamo.exc.RecompileError as error:
+        print("RecompileError", "grad" in str(error))
+"""
+
+
+@TORCH_ONLY
+@pytest.mark.parametrize("callbacks, raised", [("[CompileOnce()]", "no error"),
+                                               ("[]", "RecompileError True")],
                          ids=["with CompileOnce", "without"])
-def test_compiled_training_step_compiles_once_with_compile_once(callbacks, recompiles):
-    # Without the callback Keras's step compiles again at the second batch (the
-    # first left gradients on the weights); the second case shows the test sees it.
+def test_compile_once_keeps_an_opted_out_step_from_compiling_again(callbacks, raised):
+    # Opted out, Keras's step compiles again at the second batch (the first left
+    # gradients on the weights); the second case shows the test sees it.
+    out = run_python(OPTED_OUT_FIT.format(tests=os.path.dirname(__file__),
+                                          callbacks=callbacks), "torch")
+    assert out.strip().splitlines()[-1] == raised
+
+
+@TORCH_ONLY
+def test_compiled_training_step_compiles_once_by_default():
+    # keras_snnkd's torch.compile setting alone: no callback needed.
     import torch
 
     torch._dynamo.reset()
     with torch._dynamo.config.patch(error_on_recompile=True):
-        if recompiles:
-            with pytest.raises(torch._dynamo.exc.RecompileError, match="grad"):
-                fit(dense_model(), callbacks)
-        else:
-            fit(dense_model(), callbacks)
+        fit(dense_model(), [])
     torch._dynamo.reset()

@@ -1,31 +1,43 @@
-"""A ``torch.compile`` setting keras_snnkd applies under PyTorch: the compiled
-training step starts at ``train_step``, one frame below Keras's wrapper.
+"""A ``torch.compile`` setting keras_snnkd applies under PyTorch: Dynamo skips
+the two frames of Keras's training step that hold no tensor work of their own,
+and compiles what they call.
 
 With ``jit_compile=True`` Keras compiles ``one_step_on_data``, a two-line
-wrapper that calls ``self.train_step(data)``. Dynamo inlines ``train_step``
-into it and meets ``loss.backward()``, which it cannot trace (a graph break).
-A graph break inside an inlined function makes Dynamo throw the wrapper's
-trace away and start again, the forward pass traced once more for each
-frame it then compiles. Marking the wrapper's code as a frame to skip (not
-its callees: ``torch.compiler.disable(recursive=False)`` semantics) makes
-``train_step`` the first compiled frame, with the same graphs and the same
-compiled steps, one trace of the forward pass sooner. Reference SNN, batch
-64, cold caches, first step with -> without, four processes alternating at
-T = 4: 43.4 and 44.6 s -> 51.6 and 56.2 s (the thrown-away trace took 7.0
-and 8.7 s of the latter); in the benchmark's workers, T = 4 44.2 -> 48.3 s
-and T = 32 74.9 -> 91.3 s. The losses, the step times and Keras's second
-compile at the second step are unchanged (docs: results/speed.md).
+wrapper that calls ``self.train_step(data)``, and its ``train_step`` calls the
+model, ``zero_grad()``, the loss, ``loss.backward()`` and the optimizer. Traced
+as one frame, that costs twice:
+
+- ``loss.backward()`` cannot be traced (a graph break). Dynamo restarts at a
+  graph break to cut the graph there: the forward pass is traced again, once
+  more when the break lies in an inlined function (``train_step`` inlined into
+  the wrapper).
+- ``zero_grad()`` reads ``p.grad is not None`` for every weight. No weight has
+  a gradient at the first call and all have at the second, so the guards fail
+  and Dynamo compiles the whole step again at the second call.
+
+Marking both frames as frames to skip (not their callees:
+``torch.compiler.disable(recursive=False)`` semantics) runs them as plain
+Python, and Dynamo compiles each call they make as a frame of its own: the
+model's forward pass (its backward compiled with it), the loss, the optimizer
+update, the metrics. ``backward()`` then runs between compiled frames, and
+``zero_grad()``'s guards belong to its own small frame, the only one compiled
+again at the second call. Reference SNN, batch 64, PyTorch alone installed,
+cold caches, skipping both frames -> the wrapper alone: T = 4, first step 35.7
+-> 36.3 s, second step 0.07 -> 24.8 s, peak RSS 742 -> 756 MB; T = 32, first
+step 60.4 -> 67.3 s, second step 0.49 -> 53.3 s, peak RSS 2143 -> 2439 MB;
+step times alike (docs: results/speed.md).
 
 `configure` leaves ``torch.compile`` alone when:
 
 - the Keras backend is not PyTorch;
 - ``KERAS_SNNKD_TORCH_COMPILE_FRAME=0`` is set (the opt-out);
-- the installed Keras has no ``one_step_on_data`` in its PyTorch trainer's
-  ``make_train_function``, or the installed PyTorch no
-  ``torch._dynamo.eval_frame.skip_code``.
+- the installed PyTorch has no ``torch._dynamo.eval_frame.skip_code``.
 
-The `Distiller`'s ``train_step``, which calls the backend's step (where the
-``backward()`` is), is skipped the same way (`skip_own_frame`).
+Where the installed Keras has no ``one_step_on_data`` wrapper, only
+``train_step`` is skipped (a test notices the change). A model that overrides
+``train_step`` keeps its own frame compiled. The `Distiller`'s ``train_step``,
+which calls the backend's step (where the ``backward()`` is), is skipped the
+same way (`skip_own_frame`).
 
 The setting holds for the whole process and every Keras model in it.
 """
@@ -67,6 +79,14 @@ def wrapper_codes():
     return [c for c in consts if isinstance(c, types.CodeType) and c.co_name == WRAPPER]
 
 
+def step_codes():
+    """The code objects `configure` marks: Keras's wrapper (`wrapper_codes`)
+    and Keras's own PyTorch ``train_step``. Imports PyTorch."""
+    from keras.src.backend.torch.trainer import TorchTrainer
+
+    return wrapper_codes() + [TorchTrainer.train_step.__code__]
+
+
 def _skip(codes):
     """Marks each code object as a frame Dynamo skips (its callees are still
     compiled); False where this PyTorch has no way to, or there is nothing to mark."""
@@ -81,24 +101,24 @@ def _skip(codes):
 
 
 def configure(environ=None):
-    """Makes Dynamo skip Keras's training-step wrapper frame (and only that
-    frame) where `wanted` says so.
+    """Makes Dynamo skip the frames of Keras's training-step wrapper and of its
+    ``train_step`` (those frames only; `step_codes`) where `wanted` says so.
 
     Args:
         environ: the environment to read; ``os.environ`` by default.
 
     Returns:
-        True if a wrapper was marked.
+        True if the frames were marked.
     """
     environ = os.environ if environ is None else environ
-    return wanted(environ, keras.backend.backend()) and _skip(wrapper_codes())
+    return wanted(environ, keras.backend.backend()) and _skip(step_codes())
 
 
 def skip_own_frame(fn):
     """Decorator: under PyTorch, unless opted out (`wanted`), Dynamo skips
     ``fn``'s own frame and compiles the functions it calls, so a training step
     that calls the function holding its ``backward()`` (the `Distiller`'s) is
-    compiled from that function on, as Keras's is.
+    compiled from that function on.
 
     Args:
         fn: a function or method.
