@@ -1,6 +1,6 @@
 """A ``torch.compile`` setting keras_snnkd applies under PyTorch: Dynamo skips
-the two frames of Keras's training step that hold no tensor work of their own,
-and compiles what they call.
+the frames of Keras's ``train_step`` and of the wrapper around it, and compiles
+what they call.
 
 With ``jit_compile=True`` Keras compiles ``one_step_on_data``, a two-line
 wrapper that calls ``self.train_step(data)``, and its ``train_step`` calls the
@@ -19,9 +19,9 @@ Marking both frames as frames to skip (not their callees:
 ``torch.compiler.disable(recursive=False)`` semantics) runs them as plain
 Python, and Dynamo compiles each call they make as a frame of its own: the
 model's forward pass (its backward compiled with it), the loss, the optimizer
-update, the metrics. ``backward()`` then runs between compiled frames, and
-``zero_grad()``'s guards belong to its own small frame, the only one compiled
-again at the second call. Reference SNN, batch 64, PyTorch alone installed,
+update, the metrics. ``backward()`` then runs between compiled frames, no
+compiled frame holds ``zero_grad()``'s guards, and nothing is compiled again
+at later calls. Reference SNN, batch 64, PyTorch alone installed,
 cold caches, skipping both frames -> the wrapper alone: T = 4, first step 35.7
 -> 36.3 s, second step 0.07 -> 24.8 s, peak RSS 742 -> 756 MB; T = 32, first
 step 60.4 -> 67.3 s, second step 0.49 -> 53.3 s, peak RSS 2143 -> 2439 MB;
@@ -52,7 +52,7 @@ WRAPPER = "one_step_on_data"
 
 
 def wanted(environ, backend):
-    """Whether to skip Keras's wrapper frame in a process with ``environ``.
+    """Whether to skip Keras's training-step frames in a process with ``environ``.
 
     Args:
         environ: mapping with the process environment.
