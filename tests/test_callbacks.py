@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import BACKEND, run_python
+from keras_snnkd.backend import torch_compile
 from keras_snnkd.callbacks import CompileOnce
 
 
@@ -41,7 +42,7 @@ TORCH_ONLY = pytest.mark.skipif(BACKEND != "torch", reason="torch.compile guards
 # prints what the fit raised.
 OPTED_OUT_FIT = """
 import os
-os.environ["KERAS_SNNKD_TORCH_COMPILE_FRAME"] = "0"
+os.environ[{opt_out!r}] = "0"
 import sys, torch
 sys.path.insert(0, {tests!r})
 from keras_snnkd.callbacks import CompileOnce
@@ -62,7 +63,8 @@ with torch._dynamo.config.patch(error_on_recompile=True):
 def test_compile_once_keeps_an_opted_out_step_from_compiling_again(callbacks, raised):
     # Opted out, Keras's step compiles again at the second batch (the first left
     # gradients on the weights); the second case shows the test sees it.
-    out = run_python(OPTED_OUT_FIT.format(tests=os.path.dirname(__file__),
+    out = run_python(OPTED_OUT_FIT.format(opt_out=torch_compile.OPT_OUT,
+                                          tests=os.path.dirname(__file__),
                                           callbacks=callbacks), "torch")
     assert out.strip().splitlines()[-1] == raised
 
