@@ -60,8 +60,18 @@ class SpikingJellyNet(nn.Module):
 PEERS = {"snntorch": SnnTorchNet, "spikingjelly": SpikingJellyNet}
 
 
-def train_step_fn(name, timesteps, batch, seed=0):
-    """A zero-argument callable doing one Adam training step of a peer on a fixed batch."""
+def autocast(precision):
+    """The context a PyTorch user computes ``precision`` in: ``"float32"`` or
+    ``"mixed_bfloat16"`` (`torch.autocast` to bfloat16, weights staying float32, as
+    Keras's policy of that name does)."""
+    if precision not in ("float32", "mixed_bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {precision!r}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "mixed_bfloat16")
+
+
+def train_step_fn(name, timesteps, batch, seed=0, precision="float32"):
+    """A zero-argument callable doing one Adam training step of a peer on a fixed batch,
+    its forward pass and loss under `autocast` of ``precision``."""
     torch.manual_seed(seed)
     model = PEERS[name](timesteps)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
@@ -70,7 +80,8 @@ def train_step_fn(name, timesteps, batch, seed=0):
 
     def step():
         optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
+        with autocast(precision):
+            loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
 

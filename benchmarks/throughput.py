@@ -83,18 +83,18 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision):
             lambda: np.asarray(model.predict_on_batch(x)), bool(model.jit_compile))
 
 
-def peer_steps(name, timesteps, batch, compiled):
+def peer_steps(name, timesteps, batch, compiled, precision):
     import torch
 
     sys.path.insert(0, HERE)
-    from peer_networks import PEERS as NETS, train_step_fn
+    from peer_networks import PEERS as NETS, autocast, train_step_fn
 
-    train = train_step_fn(name, timesteps, batch)
+    train = train_step_fn(name, timesteps, batch, precision=precision)
     model = NETS[name](timesteps).eval()
     x = torch.rand(batch, 1, 28, 28)
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), autocast(precision):
             model(x)
 
     if compiled:  # whole steps, as Keras compiles its train_step and predict_step
@@ -107,7 +107,8 @@ def worker(system, timesteps, batch, jit_compile, precision):
     baseline = peak_rss_mb()
     name, compiled_peer, _ = system.partition(COMPILED)
     if name in PEERS:
-        train, infer, compiled = peer_steps(name, timesteps, batch, bool(compiled_peer))
+        train, infer, compiled = peer_steps(name, timesteps, batch, bool(compiled_peer),
+                                            precision)
     else:
         kind, _ = system.split(":")
         train, infer, compiled = keras_steps(kind, timesteps, batch, jit_compile, precision)
@@ -344,7 +345,10 @@ def main():
                    help="compile(jit_compile=...) for the Keras systems: true (default) is XLA on "
                         "TensorFlow and JAX and torch.compile on PyTorch; auto is Keras's default "
                         "(XLA on JAX only, when on a CPU)")
-    p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"))
+    p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+                   help="Keras's dtype policy for keras_snnkd's systems; the peers compute "
+                        "under torch.autocast to bfloat16 with mixed_bfloat16 (see "
+                        "mixed_precision.py for both precisions in one run)")
     p.add_argument("--single-backend-envs", default=None, metavar="DIR",
                    help="also measure the SNN's peak memory with one backend installed, in "
                         "virtual environments DIR/<backend> (made when missing)")

@@ -1,0 +1,69 @@
+"""Training under Keras's ``mixed_bfloat16`` policy: bfloat16 compute, float32 weights."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_snnkd import datasets, models
+from keras_snnkd.neurons import LIF
+
+from conftest import to_numpy
+
+
+@pytest.fixture
+def policy():
+    """Sets Keras's global dtype policy for the test; float32 again after it."""
+    yield keras.mixed_precision.set_dtype_policy
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+def train(set_policy, name, steps=4):
+    """The reference network under policy ``name``, from seed 0's weights, after ``steps``
+    Adam steps on 32 MNIST images: the model, its losses and each weight's change."""
+    keras.utils.set_random_seed(0)
+    set_policy(name)
+    (x, y), _ = datasets.load_mnist_subset()
+    model = models.reference_snn(timesteps=4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=False)
+    before = [to_numpy(w).copy() for w in model.trainable_weights]
+    losses = [float(model.train_on_batch(x[:32], y[:32])) for _ in range(steps)]
+    changes = [to_numpy(w) - old for old, w in zip(before, model.trainable_weights)]
+    return model, losses, changes
+
+
+def test_bfloat16_training_follows_float32_training(policy):
+    model, losses, changes = train(policy, "mixed_bfloat16")
+    spiking = [layer for layer in model.layers if "lif" in layer.name]
+    assert spiking and all(layer.compute_dtype == "bfloat16" for layer in spiking)
+    assert all(dtype(w) == "float32" for w in model.trainable_weights)
+    assert all(dtype(v) == "float32" for v in model.optimizer.variables if "iteration" not in v.path)
+    _, reference_losses, reference_changes = train(policy, "float32")
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-3)
+    assert losses[-1] < losses[0]
+    # Weights behind a layer that does not fire at initialization get no gradient in
+    # either precision; every other weight moves the same way (Adam's steps, ~1e-3).
+    for change, reference in zip(changes, reference_changes):
+        if not reference.any():
+            assert not change.any()
+        else:
+            assert np.corrcoef(change.ravel(), reference.ravel())[0, 1] > 0.9
+
+
+def test_bfloat16_spikes_are_binary_and_match_float32(rng):
+    # The same bfloat16-representable currents through a float32 and a bfloat16 LIF layer:
+    # only the membrane's rounding differs, so the spikes differ only where the membrane
+    # ends within bfloat16's rounding of the threshold (and after, in that neuron).
+    currents = keras.ops.cast(rng.normal(0.3, 0.6, size=(64, 8, 128)), "bfloat16")
+    reference = to_numpy(LIF()(keras.ops.cast(currents, "float32")))
+    spikes = LIF(dtype="mixed_bfloat16")(currents)
+    assert dtype(spikes) == "bfloat16"
+    spikes = to_numpy(keras.ops.cast(spikes, "float32"))
+    assert set(np.unique(spikes)) == {0.0, 1.0}
+    assert 0.2 < reference.mean() < 0.8
+    assert np.mean(spikes != reference) < 0.02
