@@ -295,6 +295,42 @@ def throughput(data):
     return out
 
 
+def _accuracy_cell(runs):
+    """Test accuracies of one configuration's training runs, mean and each run."""
+    if not runs:
+        return "–"
+    values = [100 * r["test_accuracy"] for r in runs]
+    each = ", ".join(f"{v:.1f}" for v in values)
+    return f"{sum(values) / len(values):.1f} % ({each})"
+
+
+def mixed_precision(data):
+    accuracy = {}
+    for r in data["accuracy"]:
+        accuracy.setdefault(("snn:" + r["backend"], r["precision"], r["jit_compile"]), []).append(r)
+    rows = []
+    for r in data["speed"]:
+        system = (f"keras_snnkd, {r['system'][4:]}" if r["system"].startswith("snn:")
+                  else r["system"])
+        compiled = "–" if r["jit_compile"] is None else r["jit_compile"]
+        rows.append([system, r["precision"], compiled, f"{r['train_samples_per_s']:.0f}",
+                     f"{r['train_vs_float32']:.2f}", f"{r['infer_samples_per_s']:.0f}",
+                     f"{r['infer_vs_float32']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                     _accuracy_cell(accuracy.get((r["system"], r["precision"],
+                                                  r["jit_compile"])))])
+    notes = (f"\n\nT = {data['T']}, batch {data['batch']}; × float32: against the same system "
+             "in float32 with the same `jit_compile`, in the same run, interleaved. "
+             "mixed_bfloat16 is Keras's dtype policy (layers compute in bfloat16, weights and "
+             "optimizer stay float32); the peers run eagerly, under `torch.autocast` to "
+             f"bfloat16. Test accuracy: the reference network trained {data['epochs']} epochs "
+             "on the MNIST subset's 4,000 training images and tested on its 1,000 test images, "
+             "mean of the runs (each run's in brackets, one seed each, the same seeds in both "
+             f"precisions). {data['machine']['cpus']} CPU cores.")
+    return table(["system", "precision", "`jit_compile`", "train samples/s", "× float32",
+                  "inference samples/s", "× float32", "peak RSS MB", "test accuracy"],
+                 rows) + notes
+
+
 def keras_scripts(data):
     return table(["script", "test accuracy"], [[data["script"], pct(data["test_accuracy"])]])
 
@@ -320,6 +356,7 @@ BUILDERS = {
     "compare_backends": compare_backends,
     "throughput": throughput,
     "throughput_keras_defaults": throughput,
+    "mixed_precision": mixed_precision,
     "export_microcontroller": export_microcontroller,
     "keras_script_before": keras_scripts,
     "add_distillation_to_keras_script": keras_scripts,

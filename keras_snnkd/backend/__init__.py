@@ -128,8 +128,8 @@ def fusion_barrier(membrane, spikes):
 
     Args:
         membrane: the membrane potential after a time step.
-        spikes: that step's 0/1 spikes, same shape and dtype (no gradient
-            flows to them).
+        spikes: that step's 0/1 spikes, same shape, any float dtype (no
+            gradient flows to them).
 
     Returns:
         A tensor equal to ``membrane``, bit for bit, which passes the

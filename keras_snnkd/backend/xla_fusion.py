@@ -31,13 +31,15 @@ def fusion_barrier(membrane, spikes):
 
     Args:
         membrane: the membrane potential after a time step.
-        spikes: that step's 0/1 spikes, same shape and dtype.
+        spikes: that step's 0/1 spikes, same shape (any float dtype: under
+            mixed precision the spikes are bfloat16 and the membrane float32).
 
     Returns:
         ``membrane / max(spikes, 1)``, equal to ``membrane``; no gradient
         flows to ``spikes``.
     """
-    return membrane / ops.maximum(ops.stop_gradient(spikes), 1.0)
+    spikes = ops.cast(ops.stop_gradient(spikes), membrane.dtype)
+    return membrane / ops.maximum(spikes, 1.0)
 
 
 def reused_region(fn):

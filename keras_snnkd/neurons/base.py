@@ -69,7 +69,9 @@ class SpikingNeuron(keras.layers.Layer):
 
     Returns:
         Spikes (0/1 in the compute dtype) with the shape of ``inputs``, or a
-        tuple ``(spikes, membrane)`` when ``return_membrane=True``.
+        tuple ``(spikes, membrane)`` when ``return_membrane=True`` (the membrane
+        in the compute dtype too; under mixed precision it is computed in
+        float32, see `state_dtype`).
     """
 
     def __init__(self, threshold=1.0, reset="subtract", v_reset=0.0,
@@ -123,7 +125,7 @@ class SpikingNeuron(keras.layers.Layer):
         """Returns the charge ``(v, x) -> h`` (leak and integration) for one call.
 
         Subclasses override this. `step` calls it at every time step, and
-        calls the returned function once, on tensors in the compute dtype.
+        calls the returned function once, on tensors in `state_dtype`.
         Keep it cheap: a constant it computes (e.g. a decay from a trainable
         weight) is computed again at every step.
         """
@@ -157,6 +159,23 @@ class SpikingNeuron(keras.layers.Layer):
             return spec, keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         return spec
 
+    @property
+    def state_dtype(self):
+        """The dtype the membrane is kept and compared to the threshold in: float32
+        when the compute dtype is float16 or bfloat16 (mixed precision), else the
+        compute dtype.
+
+        The membrane is a running sum over time, compared with the threshold at
+        every step; in bfloat16 (8 significant bits) each step rounds it by up to
+        0.4 %. So, as Keras's `BatchNormalization` does with its statistics, the
+        layer casts its 16-bit inputs to float32, runs the loop there and returns
+        spikes (exact in any dtype) in the compute dtype. XLA:CPU also runs a
+        bfloat16 loop about 20 times slower than a float32 one (it rounds after
+        every operation).
+        """
+        dtype = keras.backend.standardize_dtype(self.compute_dtype)
+        return "float32" if dtype in ("float16", "bfloat16") else dtype
+
     def call(self, inputs):
         owner = type(self).__name__
         check_float_dtype(owner, inputs.dtype)
@@ -166,7 +185,9 @@ class SpikingNeuron(keras.layers.Layer):
             spikes, membranes = self._unrolled(inputs, timesteps)
         else:
             spikes, membranes = self._scanned(inputs)
-        return (spikes, membranes) if self.return_membrane else spikes
+        if self.return_membrane:
+            return spikes, ops.cast(membranes, inputs.dtype)
+        return spikes
 
     def step(self, membrane, inputs):
         """Advances the neuron by one time step.
@@ -176,13 +197,15 @@ class SpikingNeuron(keras.layers.Layer):
 
         Args:
             membrane: the membrane potential after the previous step,
-                ``(batch, ...features)``.
-            inputs: this step's input currents, same shape and dtype.
+                ``(batch, ...features)``, in `state_dtype`.
+            inputs: this step's input currents, same shape; cast to
+                `state_dtype` for the step.
 
         Returns:
-            ``(spikes, membrane)``: this step's 0/1 spikes and the membrane
-            after them (post reset; with ``reset_delay``, the membrane that was
-            compared to the threshold).
+            ``(spikes, membrane)``: this step's 0/1 spikes in the dtype of
+            ``inputs`` and the membrane after them in `state_dtype` (post reset;
+            with ``reset_delay``, the membrane that was compared to the
+            threshold).
 
         Example:
         >>> from keras import ops
@@ -193,12 +216,12 @@ class SpikingNeuron(keras.layers.Layer):
         ([0.0, 1.0, 1.0], [0.5, 0.5, 1.5])
         """
         threshold = (
-            ops.cast(self.threshold_weight, inputs.dtype)
+            ops.cast(self.threshold_weight, self.state_dtype)
             if self.threshold_weight is not None
             else self.threshold
         )
-        return dynamics.neuron_step(
-            self.charge_function(), inputs, membrane,
+        spikes, membrane = dynamics.neuron_step(
+            self.charge_function(), ops.cast(inputs, self.state_dtype), membrane,
             threshold=threshold,
             surrogate=self.surrogate,
             reset=self.reset,
@@ -207,6 +230,7 @@ class SpikingNeuron(keras.layers.Layer):
             inclusive=self.threshold_inclusive,
             reset_delay=self.reset_delay,
         )
+        return ops.cast(spikes, inputs.dtype), membrane
 
     def unrolls(self, timesteps):
         """Whether `call` unrolls its time loop for ``timesteps`` steps (None:
@@ -222,7 +246,9 @@ class SpikingNeuron(keras.layers.Layer):
 
     def _initial_state(self, x0):
         start = self.resting_potential if self.initial_membrane is None else self.initial_membrane
-        return ops.zeros_like(x0) if start == 0.0 else ops.full_like(x0, start)
+        dtype = self.state_dtype
+        return (ops.zeros_like(x0, dtype=dtype) if start == 0.0
+                else ops.full_like(x0, start, dtype=dtype))
 
     def _unrolled(self, inputs, timesteps):
         v = None

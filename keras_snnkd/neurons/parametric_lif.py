@@ -65,7 +65,7 @@ class ParametricLIF(SpikingNeuron):
 
     def charge_function(self):
         rest = self.resting_potential
-        k = ops.sigmoid(ops.cast(self.w, self.compute_dtype))
+        k = ops.sigmoid(ops.cast(self.w, self.state_dtype))
         decay_input = self.decay_input
 
         def charge(v, x):
