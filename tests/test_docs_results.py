@@ -110,6 +110,25 @@ def test_the_speed_tables_say_how_each_backend_compiled():
     assert "`jit_compile=true`" in results_pages.render_table("benchmarks/results/throughput.json")
 
 
+def test_the_mixed_precision_table_shows_speed_and_accuracy_of_each_configuration():
+    path = "benchmarks/results/mixed_precision.json"
+    data = json.loads((pathlib.Path(ROOT) / path).read_text())
+    lines = results_pages.render_table(path).splitlines()
+    for r in data["speed"]:
+        name = r["system"].replace("snn:", "keras_snnkd, ")
+        compiled = r["jit_compile"] or "–"
+        row = next(line for line in lines
+                   if line.startswith(f"| {name} | {r['precision']} | {compiled} |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[3:5] == [f"{r['train_samples_per_s']:.0f}", f"{r['train_vs_float32']:.2f}"]
+        runs = [a["test_accuracy"] for a in data["accuracy"]
+                if "snn:" + a["backend"] == r["system"] and a["precision"] == r["precision"]
+                and a["jit_compile"] == r["jit_compile"]]
+        if r["system"].startswith("snn:"):
+            assert runs and cells[8].startswith(f"{100 * sum(runs) / len(runs):.1f} %")
+        else:
+            assert not runs and cells[8] == "–"
+
 def test_the_speed_page_shows_the_peers_under_torch_compile():
     path = "benchmarks/results/throughput.json"
     data = json.loads((pathlib.Path(ROOT) / path).read_text())
