@@ -147,10 +147,7 @@ def main(argv=None):
               "epochs": args.epochs, "speed": speed(args)}
     print("accuracy:", flush=True)
     result["accuracy"] = accuracy(args)
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.json}")
+    throughput.write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -331,6 +331,14 @@ def compiled_peers(args):
     return rows
 
 
+def write_json(path, result):
+    """Writes ``result`` to ``path``, making its folder when missing."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {path}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="all", choices=BACKENDS + ("all",))
@@ -370,10 +378,7 @@ def main():
         if args.jit == "true" and "torch" in selected_backends(args):
             result["compiled_peers"] = compiled_peers(args)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":
