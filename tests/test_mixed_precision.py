@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_snnkd import datasets, models
+from keras_snnkd.distill import Distiller, FeatureKD, ResponseKD
 from keras_snnkd.neurons import LIF
 
 from conftest import to_numpy
@@ -77,3 +78,34 @@ def test_bfloat16_layers_fire_the_float32_spikes(rng, unroll):
     np.testing.assert_array_equal(to_numpy(keras.ops.cast(membrane, "float32")),
                                   to_numpy(keras.ops.cast(keras.ops.cast(reference_membrane,
                                                                           "bfloat16"), "float32")))
+
+
+def distill(set_policy, name):
+    """One Adam step of the reference student distilled from the reference ANN (response
+    and feature KD with an adapter), from seed 0's weights: the distiller and its logs."""
+    keras.utils.set_random_seed(0)
+    set_policy(name)
+    (x, y), _ = datasets.load_mnist_subset()
+    x, y = x[::125], y[::125]  # 32 images of every class
+    teacher, student = models.reference_ann(), models.reference_snn(timesteps=4)
+    distiller = Distiller(
+        teacher, student,
+        losses=[ResponseKD(temperature=2.0),
+                FeatureKD(teacher.layers[2].name, student.layers[5].name, adapter=True)])
+    distiller.compile(keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=False)
+    logs = distiller.train_on_batch(x, y, return_dict=True)
+    return distiller, {key: float(value) for key, value in logs.items()}
+
+
+def test_distillation_terms_compute_in_float32_under_mixed_bfloat16(policy):
+    distiller, logs = distill(policy, "mixed_bfloat16")
+    response, feature = distiller.distillation_losses
+    assert response.compute_dtype == feature.compute_dtype == "float32"
+    assert feature.adapter.compute_dtype == "float32"
+    assert distiller.student.layers[-1].compute_dtype == "bfloat16"
+    _, reference = distill(policy, "float32")
+    assert set(logs) == set(reference) >= {"loss", "student_loss", "response_kd", "feature_kd"}
+    for key in reference:
+        np.testing.assert_allclose(logs[key], reference[key], rtol=0.02, err_msg=key)

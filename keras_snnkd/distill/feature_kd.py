@@ -101,7 +101,8 @@ class FeatureKD(FeatureLoss):
                 "a 1x1 adapter between them."
             )
         if self.use_adapter is True or channels_differ:
-            self.adapter = keras.layers.Dense(teacher_shape[-1], name="adapter")
+            self.adapter = keras.layers.Dense(teacher_shape[-1], name="adapter",
+                                              dtype=self.dtype_policy)
             self.adapter.build(student_shape)
 
     def feature_loss(self, teacher, student):

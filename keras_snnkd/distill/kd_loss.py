@@ -33,10 +33,15 @@ class KDLoss(keras.layers.Layer, keras.distillation.DistillationLoss):
             teacher's output.
         student_layer_name: name of the student layer to read, or None for the
             student's output.
-        **kwargs: `keras.layers.Layer` arguments (``name``...).
+        **kwargs: `keras.layers.Layer` arguments (``name``...). ``dtype``
+            defaults to ``keras.config.floatx()``, not the global dtype policy:
+            under mixed precision a term computes in float32, as Keras's losses do.
     """
 
     def __init__(self, teacher_layer_name=None, student_layer_name=None, **kwargs):
+        # Under `mixed_bfloat16` a softmax or a KL divergence in bfloat16 would keep
+        # 8 significant bits.
+        kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         owner = type(self).__name__
         for arg, value in (("teacher_layer_name", teacher_layer_name),
