@@ -6,7 +6,8 @@ import pytest
 
 from keras_snnkd import datasets, models
 from keras_snnkd.distill import Distiller, FeatureKD, ResponseKD
-from keras_snnkd.neurons import LIF
+from keras_snnkd import layers
+from keras_snnkd.neurons import IF, LIF, ParametricLIF
 
 from conftest import to_numpy
 
@@ -79,6 +80,26 @@ def test_bfloat16_layers_fire_the_float32_spikes(rng, unroll):
                                   to_numpy(keras.ops.cast(keras.ops.cast(reference_membrane,
                                                                           "bfloat16"), "float32")))
 
+
+ENCODERS = {"repeat": lambda: layers.RepeatEncoder(8), "poisson": lambda: layers.PoissonEncoder(8),
+            "latency": lambda: layers.LatencyEncoder(8)}
+ON_SPIKES = {"IF": IF, "LIF": LIF, "ParametricLIF": ParametricLIF,
+             "trainable_threshold": lambda: LIF(trainable_threshold=True),
+             "scanned": lambda: LIF(unroll=False), "SpikeCount": layers.SpikeCount,
+             "MeanOverTime": layers.MeanOverTime, "LastMembrane": layers.LastMembrane}
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("layer", ON_SPIKES)
+def test_every_layer_computes_in_bfloat16_under_the_policy(policy, rng, encoder, layer):
+    policy("mixed_bfloat16")
+    encoded = ENCODERS[encoder]()(rng.uniform(0, 1, size=(4, 6, 6, 1)).astype("float32"))
+    assert dtype(encoded) == "bfloat16"
+    if encoder != "repeat":  # direct encoding repeats the values themselves
+        assert set(np.unique(to_numpy(keras.ops.cast(encoded, "float32")))) == {0.0, 1.0}
+    out = ON_SPIKES[layer]()(encoded)
+    assert dtype(out) == "bfloat16"
+    assert np.all(np.isfinite(to_numpy(keras.ops.cast(out, "float32"))))
 
 def distill(set_policy, name):
     """One Adam step of the reference student distilled from the reference ANN (response
