@@ -215,13 +215,14 @@ class SpikingNeuron(keras.layers.Layer):
         >>> ops.convert_to_numpy(s).tolist(), ops.convert_to_numpy(v).tolist()
         ([0.0, 1.0, 1.0], [0.5, 0.5, 1.5])
         """
+        state_dtype = self.state_dtype
         threshold = (
-            ops.cast(self.threshold_weight, self.state_dtype)
+            ops.cast(self.threshold_weight, state_dtype)
             if self.threshold_weight is not None
             else self.threshold
         )
         spikes, membrane = dynamics.neuron_step(
-            self.charge_function(), ops.cast(inputs, self.state_dtype), membrane,
+            self.charge_function(), ops.cast(inputs, state_dtype), membrane,
             threshold=threshold,
             surrogate=self.surrogate,
             reset=self.reset,
