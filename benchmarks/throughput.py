@@ -14,7 +14,9 @@ steps, so machine noise hits all systems alike, and reports medians and ratios. 
 part sweeps T in {1, 2, 4, 8, 16, 32} per backend: first-step (trace/compile, with cold
 compiler caches) time and step time, of the SNN and of its ANN at batch B*T, and the SNN's
 second step (PyTorch compiles Keras's training step a second time there), interleaved with
-a T = 4 SNN worker, the reference for how the step time grows with T. Last, at T = 4 and 32,
+a T = 4 SNN worker, the reference for how the step time grows with T; then the SNN's first
+step in a rerun, which finds the compiler caches the first worker left on disk (PyTorch's;
+TensorFlow and JAX keep none by default). Last, at T = 4 and 32,
 the peers' training steps under ``torch.compile`` against the SNN compiled on PyTorch: the
 same compiler, its compile time and the step it gives.
 
@@ -38,6 +40,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -144,12 +147,18 @@ def worker(system, timesteps, batch, jit_compile, precision):
 
 # -- parent side --------------------------------------------------------------------------
 class Worker:
-    def __init__(self, system, args, timesteps=None, label=None, python=sys.executable):
-        # TorchInductor caches compiled kernels on disk across processes: a cached graph
+    def __init__(self, system, args, timesteps=None, label=None, python=sys.executable,
+                 compiler_cache=None):
+        # TorchInductor caches compiled graphs on disk across processes: a cached graph
         # would make the first step of a rerun look like a fast compile. Every first step
-        # here is a cold one, as on a fresh machine.
+        # here is a cold one, as on a fresh machine, unless `compiler_cache` is given: the
+        # folder of PyTorch's compiler caches, as a fresh machine starts with it when empty,
+        # and as a rerun of a script finds it after a worker that used it before.
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    TORCHINDUCTOR_FORCE_DISABLE_CACHES="1")
+        if compiler_cache is not None:
+            del env["TORCHINDUCTOR_FORCE_DISABLE_CACHES"]
+            env["TORCHINDUCTOR_CACHE_DIR"] = compiler_cache
         if ":" in system:
             env["KERAS_BACKEND"] = system.split(":")[1]
         cmd = [python, os.path.abspath(__file__), "--worker", system,
@@ -278,7 +287,9 @@ def sweep(args):
     """Per backend and T: first-step (trace/compile), second-step and step time of the SNN,
     the same of its ANN at batch B*T, and the step time of the SNN at T = 4 (one worker per
     backend, kept through the sweep). The three are interleaved, so the limit ratio and the
-    ratio to the T = 4 step each come from one stretch of time."""
+    ratio to the T = 4 step each come from one stretch of time. Then the SNN's first step
+    in a rerun: a new worker that finds the compiler caches the first one left, as a second
+    run of a training script on the same machine does."""
     backends = selected_backends(args)
     rows = []
     for backend in backends:
@@ -286,19 +297,25 @@ def sweep(args):
         base = Worker(snn, args, timesteps=4, label="T=4")
         try:
             for T in SWEEP_T:
-                workers = [Worker(snn, args, timesteps=T), Worker(ann, args, timesteps=T)]
-                step, peak = alternate(workers + [base], "train", args.sweep_rounds,
-                                       args.sweep_steps)
-                for w in workers:
-                    w.close()
+                with tempfile.TemporaryDirectory(prefix="snnkd-compiler-cache-") as cache:
+                    workers = [Worker(snn, args, timesteps=T, compiler_cache=cache),
+                               Worker(ann, args, timesteps=T)]
+                    step, peak = alternate(workers + [base], "train", args.sweep_rounds,
+                                           args.sweep_steps)
+                    for w in workers:
+                        w.close()
+                    rerun = Worker(snn, args, timesteps=T, compiler_cache=cache)
+                    rerun.close()
                 rows.append({"backend": backend, "T": T,
                              "first_step_s": workers[0].ready["first_step_s"],
+                             "rerun_first_step_s": rerun.ready["first_step_s"],
                              "second_step_s": workers[0].ready["second_step_s"],
                              "ann_bt_first_step_s": workers[1].ready["first_step_s"],
                              "step_s": step[snn], "ann_bt_step_s": step[ann],
                              "limit_ratio": step[ann] / step[snn], "peak_rss_mb": peak[snn],
                              "T4_step_s": step["T=4"], "step_vs_T4": step[snn] / step["T=4"]})
-                print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s, second "
+                print(f"  sweep {backend} T={T}: first {rows[-1]['first_step_s']:.1f} s (rerun "
+                      f"{rows[-1]['rerun_first_step_s']:.1f} s), second "
                       f"{rows[-1]['second_step_s']:.1f} s, step {step[snn] * 1000:.0f} ms (ANN "
                       f"at B*T {step[ann] * 1000:.0f} ms, T=4 {step['T=4'] * 1000:.0f} ms)",
                       flush=True)

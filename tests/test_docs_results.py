@@ -140,3 +140,26 @@ def test_the_speed_page_shows_the_peers_under_torch_compile():
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[2:6] == [f"{r['first_step_s']:.1f}", f"{r['second_step_s']:.1f}",
                               f"{1000 * r['step_s']:.0f}", f"{r['step_vs_keras_snnkd']:.2f}"]
+
+
+def sweep_cells(path):
+    data = json.loads((pathlib.Path(ROOT) / path).read_text())
+    lines = results_pages.render_table(path).splitlines()
+    assert {r["T"] for r in data["sweep"]} == {1, 2, 4, 8, 16, 32}
+    for r in data["sweep"]:
+        row = next(line for line in lines if line.startswith(f"| {r['backend']} | {r['T']} |"))
+        yield r, [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_the_speed_page_sweeps_T_with_first_steps_cold_and_on_a_rerun(tmp_path):
+    recorded = "benchmarks/results/throughput.json"
+    for r, cells in sweep_cells(recorded):
+        if "rerun_first_step_s" not in r:  # recorded before the sweep timed reruns
+            assert cells[2:4] == [f"{r['first_step_s']:.1f}", f"{r['second_step_s']:.1f}"]
+    data = json.loads((pathlib.Path(ROOT) / recorded).read_text())
+    for i, r in enumerate(data["sweep"]):
+        r["rerun_first_step_s"] = 0.25 + i
+    (tmp_path / "throughput.json").write_text(json.dumps(data))
+    for r, cells in sweep_cells(str(tmp_path / "throughput.json")):
+        assert cells[2:5] == [f"{r['first_step_s']:.1f}", f"{r['rerun_first_step_s']:.1f}",
+                              f"{r['second_step_s']:.1f}"]

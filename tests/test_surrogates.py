@@ -48,6 +48,15 @@ def test_forward_is_heaviside(name):
     assert to_numpy(s(x)).dtype == np.float32
 
 
+def test_infinite_inputs_spike_as_any_other_and_get_no_gradient():
+    s = surrogates.get("arctan")
+    x = np.array([np.inf, -np.inf, 1.0, -1.0], "float32")
+    weights = np.array([1.0, 10.0, 100.0, 1000.0], "float32")
+    value, (grad,) = value_and_grad(lambda x: ops.sum(ops.multiply(s(x), weights)), [x])
+    assert float(value) == 101.0
+    np.testing.assert_allclose(grad, weights * [0, 0, *to_numpy(s.derivative(x[2:]))], rtol=1e-6)
+
+
 def test_user_defined_surrogates():
     rect = surrogates.get(lambda x: ops.cast(ops.abs(x) < 0.5, x.dtype))
     grad = spike_grad(rect, X, np.ones_like(X))
