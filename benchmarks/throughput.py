@@ -154,10 +154,11 @@ class Worker:
         # here is a cold one, as on a fresh machine, unless `compiler_cache` is given: the
         # folder of PyTorch's compiler caches, as a fresh machine starts with it when empty,
         # and as a rerun of a script finds it after a worker that used it before.
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   TORCHINDUCTOR_FORCE_DISABLE_CACHES="1")
-        if compiler_cache is not None:
-            del env["TORCHINDUCTOR_FORCE_DISABLE_CACHES"]
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if compiler_cache is None:
+            env["TORCHINDUCTOR_FORCE_DISABLE_CACHES"] = "1"
+        else:  # nor disabled from the parent's environment
+            env.pop("TORCHINDUCTOR_FORCE_DISABLE_CACHES", None)
             env["TORCHINDUCTOR_CACHE_DIR"] = compiler_cache
         if ":" in system:
             env["KERAS_BACKEND"] = system.split(":")[1]
