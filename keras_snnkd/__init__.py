@@ -21,7 +21,7 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
   (TensorFlow is imported only when an export runs).
 - ``snnkd``: the command line (`keras_snnkd.cli`).
 
-Importing keras_snnkd tunes three things of the process for CPU training, each
+Importing keras_snnkd tunes four things of the process for CPU training, each
 with its conditions and opt-out:
 
 - under JAX, it adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x faster
@@ -33,15 +33,20 @@ with its conditions and opt-out:
   not the step's own frame and its wrapper's, so Dynamo neither traces the
   forward pass twice nor compiles the whole step again at its second call
   (reference SNN at T = 32: second step 0.5 s instead of 53 s, first step
-  60 s instead of 67 s, in a probe; `keras_snnkd.backend.torch_compile`).
+  60 s instead of 67 s, in a probe; `keras_snnkd.backend.torch_compile`);
+- under PyTorch on a CPU-only machine, TorchInductor's probe of the CPU's vector
+  instructions runs in a background thread from the first compile on, while
+  Dynamo traces (first step at T = 4: 30 s instead of 34 s with cold caches, in
+  paired probes; `keras_snnkd.backend.torch_isa_probe`).
 """
 
 from keras_snnkd import backend
-from keras_snnkd.backend import cpu_malloc, torch_compile, xla_cpu
+from keras_snnkd.backend import cpu_malloc, torch_compile, torch_isa_probe, xla_cpu
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
 torch_compile.configure()
+torch_isa_probe.configure()
 backend.preload()
 
 from keras_snnkd import (  # noqa: E402
