@@ -58,12 +58,16 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def keras_steps(kind, timesteps, batch, jit_compile, precision):
+def keras_steps(kind, timesteps, batch, jit_compile, precision, activation_budget=None):
     import keras
     import numpy as np
 
     from keras_snnkd import models
 
+    if activation_budget is not None:  # PyTorch's: see torch_memory_budget.py
+        import torch._functorch.config
+
+        torch._functorch.config.activation_memory_budget = activation_budget
     if precision != "float32":
         keras.mixed_precision.set_dtype_policy(precision)
     # No keras.utils.set_random_seed: it imports TensorFlow (about 560 MB of RSS) when
@@ -105,7 +109,7 @@ def peer_steps(name, timesteps, batch, compiled, precision):
     return train, infer, False  # eager PyTorch, as the peers' tutorials run them
 
 
-def worker(system, timesteps, batch, jit_compile, precision):
+def worker(system, timesteps, batch, jit_compile, precision, activation_budget=None):
     """Answers commands on stdin with one JSON line each."""
     baseline = peak_rss_mb()
     name, compiled_peer, _ = system.partition(COMPILED)
@@ -114,7 +118,8 @@ def worker(system, timesteps, batch, jit_compile, precision):
                                             precision)
     else:
         kind, _ = system.split(":")
-        train, infer, compiled = keras_steps(kind, timesteps, batch, jit_compile, precision)
+        train, infer, compiled = keras_steps(kind, timesteps, batch, jit_compile, precision,
+                                             activation_budget)
     imported = peak_rss_mb()
     start = time.perf_counter()
     train()
@@ -148,7 +153,7 @@ def worker(system, timesteps, batch, jit_compile, precision):
 # -- parent side --------------------------------------------------------------------------
 class Worker:
     def __init__(self, system, args, timesteps=None, label=None, python=sys.executable,
-                 compiler_cache=None):
+                 compiler_cache=None, activation_budget=None):
         # TorchInductor caches compiled graphs on disk across processes: a cached graph
         # would make the first step of a rerun look like a fast compile. Every first step
         # here is a cold one, as on a fresh machine, unless `compiler_cache` is given: the
@@ -165,6 +170,8 @@ class Worker:
         cmd = [python, os.path.abspath(__file__), "--worker", system,
                "--T", str(timesteps or args.T), "--batch", str(args.batch),
                "--jit", args.jit, "--precision", args.precision]
+        if activation_budget is not None:
+            cmd += ["--activation-budget", str(activation_budget)]
         self.system = system
         self.label = label or system  # the key of its times in `alternate`
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -380,10 +387,12 @@ def main():
                         "virtual environments DIR/<backend> (made when missing)")
     p.add_argument("--json", default=None)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--activation-budget", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     jit = {"auto": "auto", "true": True, "false": False}[args.jit]
     if args.worker:
-        return worker(args.worker, args.T, args.batch, jit, args.precision)
+        return worker(args.worker, args.T, args.batch, jit, args.precision,
+                      args.activation_budget)
     result = {"machine": {"cpus": os.cpu_count()}, "results": main_benchmark(args)}
     for r in result["results"]:
         print(f"{r['backend']:>10}: train {r['snn_train_samples_per_s']:.0f}/s "

@@ -335,6 +335,23 @@ def mixed_precision(data):
                  rows) + notes
 
 
+def torch_memory_budget(data):
+    rows = [[r["system"], r["T"], f"{r['first_step_s']:.1f}", f"{1000 * r['step_s']:.0f}",
+             f"{r['step_vs_default']:.2f}", f"{r['train_samples_per_s']:.0f}",
+             _memory(r), f"{r['peak_vs_spikingjelly']:.2f}"] for r in data["rows"]]
+    where = ("with PyTorch alone installed (`pip install keras_snnkd[torch]`)"
+             if data["single_backend_install"] else "in the benchmark's environment")
+    notes = (f"\n\nBatch {data['batch']}, training step = forward + backward + Adam; "
+             "keras_snnkd compiled (`jit_compile=True`) with "
+             "`torch._functorch.config.activation_memory_budget` as named (1 is PyTorch's "
+             f"default), {where}; the peers in eager PyTorch. × default: step time against "
+             "the default budget's at the same T. Memory: peak resident set of the worker "
+             "(in brackets: growth after the imports). First steps with cold compiler caches. "
+             f"{data['machine']['cpus']} CPU cores; per T, all systems interleaved in one run.")
+    return table(["system", "T", "first step (s)", "step (ms)", "× default", "train samples/s",
+                  "peak RSS MB (training)", "peak / SpikingJelly's"], rows) + notes
+
+
 def keras_scripts(data):
     return table(["script", "test accuracy"], [[data["script"], pct(data["test_accuracy"])]])
 
@@ -361,6 +378,7 @@ BUILDERS = {
     "throughput": throughput,
     "throughput_keras_defaults": throughput,
     "mixed_precision": mixed_precision,
+    "torch_memory_budget": torch_memory_budget,
     "export_microcontroller": export_microcontroller,
     "keras_script_before": keras_scripts,
     "add_distillation_to_keras_script": keras_scripts,

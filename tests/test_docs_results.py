@@ -163,3 +163,18 @@ def test_the_speed_page_sweeps_T_with_first_steps_cold_and_on_a_rerun(tmp_path):
     for r, cells in sweep_cells(str(tmp_path / "throughput.json")):
         assert cells[2:5] == [f"{r['first_step_s']:.1f}", f"{r['rerun_first_step_s']:.1f}",
                               f"{r['second_step_s']:.1f}"]
+
+
+def test_the_memory_budget_table_shows_each_system_at_each_T():
+    path = "benchmarks/results/torch_memory_budget.json"
+    data = json.loads((pathlib.Path(ROOT) / path).read_text())
+    lines = results_pages.render_table(path).splitlines()
+    systems = {r["system"] for r in data["rows"]}
+    assert {"keras_snnkd, budget 1", "snntorch", "spikingjelly"} <= systems
+    assert any(r["activation_memory_budget"] not in (None, 1.0) for r in data["rows"])
+    for r in data["rows"]:
+        row = next(line for line in lines if line.startswith(f"| {r['system']} | {r['T']} |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[3:5] == [f"{1000 * r['step_s']:.0f}", f"{r['step_vs_default']:.2f}"]
+        assert cells[6:] == [f"{r['peak_rss_mb']:.0f} ({r['training_rss_mb']:.0f})",
+                             f"{r['peak_vs_spikingjelly']:.2f}"]
