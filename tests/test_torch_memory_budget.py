@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(BACKEND != "torch",
                                 reason="a torch.compile setting: the PyTorch leg runs it")
 
 # Three compiled training steps of a small reference SNN from fixed weights; prints the
-# losses, the final weights' sum and the bytes the partitioner saved for the backward pass
+# losses, the sum of the final weights' magnitudes and the bytes the partitioner saved for the backward pass
 # (its debug log lists each saved tensor with its size).
 STEPS = """
 import json, logging, os
