@@ -11,6 +11,9 @@ import pytest
 BACKENDS = ("tensorflow", "jax", "torch")
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tests of a torch.compile setting: meaningful under PyTorch only.
+TORCH_COMPILE_ONLY = pytest.mark.skipif(BACKEND != "torch",
+                                        reason="a torch.compile setting: the PyTorch leg runs it")
 
 
 def pytest_report_header(config):

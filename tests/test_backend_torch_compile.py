@@ -5,11 +5,9 @@ import json
 
 import pytest
 
-from conftest import BACKEND, run_python
+from conftest import TORCH_COMPILE_ONLY, run_python
 from keras_snnkd.backend import torch_compile
 
-TORCH_ONLY = pytest.mark.skipif(BACKEND != "torch",
-                                reason="a torch.compile setting: the PyTorch leg runs it")
 
 
 @pytest.mark.parametrize("environ, backend, expected", [
@@ -27,14 +25,14 @@ def test_configure_does_nothing_when_opted_out():
     assert torch_compile.configure({torch_compile.OPT_OUT: "0"}) is False
 
 
-@TORCH_ONLY
+@TORCH_COMPILE_ONLY
 def test_the_installed_keras_has_the_wrapper():
     # If Keras renames or restructures it, configure silently does nothing:
     # this test is what notices.
     assert [c.co_name for c in torch_compile.wrapper_codes()] == [torch_compile.WRAPPER]
 
 
-@TORCH_ONLY
+@TORCH_COMPILE_ONLY
 def test_keras_models_train_with_the_step_it_marks():
     import keras
 
@@ -88,7 +86,7 @@ def compiled_fit(opt_out, distil):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@TORCH_ONLY
+@TORCH_COMPILE_ONLY
 def test_keras_steps_frames_are_not_compiled_and_nothing_compiles_again():
     default = compiled_fit(opt_out=False, distil=False)
     opted_out = compiled_fit(opt_out=True, distil=False)
@@ -103,7 +101,7 @@ def test_keras_steps_frames_are_not_compiled_and_nothing_compiles_again():
     assert default["losses"] == pytest.approx(opted_out["losses"], rel=1e-6)
 
 
-@TORCH_ONLY
+@TORCH_COMPILE_ONLY
 def test_distiller_compiling_starts_at_the_step_with_backward():
     default = compiled_fit(opt_out=False, distil=True)
     opted_out = compiled_fit(opt_out=True, distil=True)

@@ -5,11 +5,9 @@ import json
 
 import pytest
 
-from conftest import BACKEND, run_python
+from conftest import TORCH_COMPILE_ONLY, run_python
 from keras_snnkd.backend import torch_isa_probe
 
-TORCH_ONLY = pytest.mark.skipif(BACKEND != "torch",
-                                reason="a torch.compile setting: the PyTorch leg runs it")
 
 
 @pytest.mark.parametrize("environ, backend, cuda, expected", [
@@ -64,7 +62,7 @@ def probe_report(cache, opt_out):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@TORCH_ONLY
+@TORCH_COMPILE_ONLY
 def test_the_first_compile_probes_once_in_the_background_what_inductor_would(tmp_path):
     probed = probe_report(tmp_path, opt_out=False)
     assert probed["idle_before_compiling"] and probed["started"]

@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from conftest import BACKEND, run_python
+from conftest import TORCH_COMPILE_ONLY, run_python
 
-pytestmark = pytest.mark.skipif(BACKEND != "torch",
-                                reason="a torch.compile setting: the PyTorch leg runs it")
+pytestmark = TORCH_COMPILE_ONLY
 
 # Three compiled training steps of a small reference SNN from fixed weights; prints the
-# losses, the sum of the final weights' magnitudes and the bytes the partitioner saved for the backward pass
-# (its debug log lists each saved tensor with its size).
+# losses, the sum of the final weights' magnitudes and the bytes the partitioner saved
+# for the backward pass (its debug log lists each saved tensor with its size).
 STEPS = """
 import json, logging, os
 os.environ["AOT_PARTITIONER_DEBUG"] = "1"  # read when torch._functorch is imported
@@ -29,8 +28,9 @@ class Sizes(logging.Handler):
         if record.msg.startswith("Theoretical Per Activation Storage Sizes"):
             saved.append(sum(size for size, _ in record.args[0]))
 
-logging.getLogger("torch._functorch.partitioners").setLevel(logging.INFO)
-logging.getLogger("torch._functorch.partitioners").addHandler(Sizes())
+log = logging.getLogger("torch._functorch.partitioners")
+log.setLevel(logging.INFO)
+log.addHandler(Sizes())
 rng = np.random.default_rng(0)
 x = keras.ops.convert_to_tensor(rng.uniform(size=(16, 8, 8, 1)).astype("float32"))
 y = keras.ops.convert_to_tensor(np.arange(16) % 10)
