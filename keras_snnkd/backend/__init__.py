@@ -12,6 +12,8 @@ backend with the same functions:
   calls at each time step (PyTorch; the identity under XLA).
 - ``clear_gradients(variables)``: drops the gradients PyTorch keeps on variables.
 - ``FOLD_STEPS``: how many time steps `TimeFolded` folds at a time by default.
+- ``POOLS_AS_MEAN``: whether `TimeFolded` computes tiling average pools as a
+  reshape and a mean.
 """
 
 import importlib
@@ -68,6 +70,27 @@ def fold_steps():
     True
     """
     return _impl().FOLD_STEPS
+
+
+def pools_as_mean():
+    """Whether `keras_snnkd.layers.TimeFolded` computes an average pooling whose
+    windows tile its input as a reshape and a mean
+    (`keras_snnkd.layers.tiled_pooling`) on the running backend.
+
+    True on PyTorch, whose ``avg_pool`` keeps its input for the backward pass;
+    False on TensorFlow and JAX, whose pooling keeps nothing (see the docs' speed
+    page).
+
+    Returns:
+        bool.
+
+    Example:
+    >>> import keras
+    >>> from keras_snnkd.backend import pools_as_mean
+    >>> pools_as_mean() == (keras.backend.backend() == "torch")
+    True
+    """
+    return _impl().POOLS_AS_MEAN
 
 
 def value_and_grad(fn, args):

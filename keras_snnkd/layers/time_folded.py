@@ -51,12 +51,12 @@ class TimeFolded(keras.layers.Wrapper):
     regularizer; every other layer, BatchNormalization included, sees all steps
     in one fold.
 
-    Average pooling whose windows tile its input (``padding="valid"``,
-    ``strides == pool_size``) runs as a reshape and a mean
-    (`keras_snnkd.layers.tiled_pooling`): the same values, but on PyTorch the
-    backward pass no longer keeps the pooled spikes (reference network: 48
-    against 85 MB saved for it at T = 4, 371 against 665 MB at T = 32, where
-    the training step took 18 % less time).
+    On PyTorch, average pooling whose windows tile its input
+    (``padding="valid"``, ``strides == pool_size``) runs as a reshape and a
+    mean (`keras_snnkd.layers.tiled_pooling`, `keras_snnkd.backend.pools_as_mean`):
+    the same values, but the backward pass no longer keeps the pooled spikes
+    (reference network: 48 against 85 MB saved for it at T = 4, 371 against 665
+    MB at T = 32, where the training step took 18 % less time).
 
     Args:
         layer: a `keras.layers.Layer` instance.
@@ -142,7 +142,7 @@ class TimeFolded(keras.layers.Wrapper):
     def _fold(self, inputs, kwargs):
         time = inputs.shape[1] if inputs.shape[1] is not None else ops.shape(inputs)[1]
         folded = ops.reshape(inputs, (-1, *inputs.shape[2:]))
-        if tiles(self.layer, folded):  # the same average, nothing kept for backward
+        if backend.pools_as_mean() and tiles(self.layer, folded):
             outputs = tiled_average_pool(self.layer, folded)
         else:
             outputs = self.layer(folded, **kwargs)
