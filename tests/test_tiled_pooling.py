@@ -1,6 +1,6 @@
 """Average pooling over tiling windows as a reshape and a mean (layers/tiled_pooling.py):
-the same values and gradients as Keras's pooling layer, used by TimeFolded where it
-applies, and on PyTorch nothing kept for the backward pass."""
+the same values and gradients as Keras's pooling layer on every backend; TimeFolded
+pools that way on PyTorch, where nothing is then kept for the backward pass."""
 
 import json
 
@@ -70,7 +70,7 @@ def test_a_layer_that_does_not_tile_is_refused_by_name(rng):
 
 
 @pytest.mark.parametrize("pool", [keras.layers.AveragePooling2D(2),
-                                  SubclassedPooling(2)], ids=["tiled", "layer"])
+                                  SubclassedPooling(2)], ids=["keras_layer", "subclass"])
 def test_time_folded_pools_each_step_as_keras_does(rng, pool):
     x = rng.integers(0, 2, size=(2, 3, 7, 6, 4)).astype("float32")  # spikes; 7 rows: crop
     folded = to_numpy(layers.TimeFolded(pool)(x))
