@@ -31,7 +31,6 @@ from keras import ops
 # Not AveragePooling3D: its windows reshape to 8 axes, and TensorFlow's gradient of
 # the mean then fails (BroadcastTo: "Broadcast between [...] is not supported yet").
 _AVERAGE_POOLS = (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D)
-_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def tiles(layer, inputs):
@@ -62,7 +61,7 @@ def tiles(layer, inputs):
             or tuple(layer.strides) != tuple(layer.pool_size)
             or layer.activity_regularizer is not None
             or len(inputs.shape) != len(layer.pool_size) + 2
-            or keras.backend.standardize_dtype(inputs.dtype) not in _FLOAT_DTYPES):
+            or not keras.backend.is_float_dtype(inputs.dtype)):
         return False
     sizes = _spatial(layer, inputs.shape)
     return all(size is not None and size >= pool for size, pool in zip(sizes, layer.pool_size))
