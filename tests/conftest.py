@@ -14,6 +14,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tests of a torch.compile setting: meaningful under PyTorch only.
 TORCH_COMPILE_ONLY = pytest.mark.skipif(BACKEND != "torch",
                                         reason="a torch.compile setting: the PyTorch leg runs it")
+# The head of a subprocess script that collects, in ``saved``, the bytes PyTorch's
+# partitioner saves for the backward pass of each graph it partitions (its debug log
+# lists each saved tensor with its size). Put it first: the flag is read when
+# torch._functorch is imported.
+SAVED_FOR_BACKWARD = """
+import logging, os
+os.environ["AOT_PARTITIONER_DEBUG"] = "1"
+saved = []
+
+class Sizes(logging.Handler):
+    def emit(self, record):
+        if record.msg.startswith("Theoretical Per Activation Storage Sizes"):
+            saved.append(sum(size for size, _ in record.args[0]))
+
+log = logging.getLogger("torch._functorch.partitioners")
+log.setLevel(logging.INFO)
+log.addHandler(Sizes())
+"""
 
 
 def pytest_report_header(config):

@@ -12,7 +12,7 @@ from keras_snnkd import layers
 from keras_snnkd.backend import value_and_grad
 from keras_snnkd.layers.tiled_pooling import tiled_average_pool, tiles
 
-from conftest import TORCH_COMPILE_ONLY, run_python, to_numpy
+from conftest import SAVED_FOR_BACKWARD, TORCH_COMPILE_ONLY, run_python, to_numpy
 
 POOLS = {1: keras.layers.AveragePooling1D, 2: keras.layers.AveragePooling2D}
 
@@ -93,25 +93,15 @@ def test_time_folded_pooling_keeps_the_compute_dtype(rng, policy):
 # One compiled training step of LIF -> TimeFolded(pooling) on spikes, with Keras's
 # pooling layer as TimeFolded tiles it and as a subclass (called as it is): the bytes
 # PyTorch's partitioner saves for the backward pass, from its debug log.
-SAVED = """
-import json, logging, os
-os.environ["AOT_PARTITIONER_DEBUG"] = "1"  # read when torch._functorch is imported
+SAVED = SAVED_FOR_BACKWARD + """
+import json
 import keras, numpy as np
 from keras_snnkd.layers import MeanOverTime, TimeFolded
 from keras_snnkd.neurons import LIF
-saved = []
-
-class Sizes(logging.Handler):
-    def emit(self, record):
-        if record.msg.startswith("Theoretical Per Activation Storage Sizes"):
-            saved.append(sum(size for size, _ in record.args[0]))
 
 class Subclassed(keras.layers.AveragePooling2D):
     pass
 
-log = logging.getLogger("torch._functorch.partitioners")
-log.setLevel(logging.INFO)
-log.addHandler(Sizes())
 x = keras.ops.convert_to_tensor(np.ones((8, 4, 16, 16, 8), "float32"))
 y = keras.ops.convert_to_tensor(np.zeros((8, 8, 8, 8), "float32"))
 result = {}

@@ -6,31 +6,20 @@ import json
 
 import pytest
 
-from conftest import TORCH_COMPILE_ONLY, run_python
+from conftest import SAVED_FOR_BACKWARD, TORCH_COMPILE_ONLY, run_python
 
 pytestmark = TORCH_COMPILE_ONLY
 
 # Three compiled training steps of a small reference SNN from fixed weights; prints the
 # losses, the sum of the final weights' magnitudes and the bytes the partitioner saved
 # for the backward pass (its debug log lists each saved tensor with its size).
-STEPS = """
-import json, logging, os
-os.environ["AOT_PARTITIONER_DEBUG"] = "1"  # read when torch._functorch is imported
+STEPS = SAVED_FOR_BACKWARD + """
+import json
 import keras, numpy as np
 import torch._functorch.config
 import keras_snnkd
 from keras_snnkd import models
 torch._functorch.config.activation_memory_budget = {budget}
-saved = []
-
-class Sizes(logging.Handler):
-    def emit(self, record):
-        if record.msg.startswith("Theoretical Per Activation Storage Sizes"):
-            saved.append(sum(size for size, _ in record.args[0]))
-
-log = logging.getLogger("torch._functorch.partitioners")
-log.setLevel(logging.INFO)
-log.addHandler(Sizes())
 rng = np.random.default_rng(0)
 x = keras.ops.convert_to_tensor(rng.uniform(size=(16, 8, 8, 1)).astype("float32"))
 y = keras.ops.convert_to_tensor(np.arange(16) % 10)
