@@ -21,7 +21,7 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
   (TensorFlow is imported only when an export runs).
 - ``snnkd``: the command line (`keras_snnkd.cli`).
 
-Importing keras_snnkd tunes four things of the process for CPU training, each
+Importing keras_snnkd tunes five things of the process for CPU training, each
 with its conditions and opt-out:
 
 - under JAX, it adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x faster
@@ -37,16 +37,23 @@ with its conditions and opt-out:
 - under PyTorch on a CPU-only machine, TorchInductor's probe of the CPU's vector
   instructions runs in a background thread from the first compile on, while
   Dynamo traces (first step at T = 4: 30 s instead of 34 s with cold caches, in
-  paired probes; `keras_snnkd.backend.torch_isa_probe`).
+  paired probes; `keras_snnkd.backend.torch_isa_probe`);
+- under PyTorch, a compiled neuron step's backward graph is traced once, not
+  once per time step: ``torch.compile`` keys it by where each step's gradient
+  starts in the stacked gradient, and now only by that start's alignment
+  (reference SNN at T = 32: first step 32 s instead of 46 s with cold caches,
+  in paired probes; `keras_snnkd.backend.torch_region_tangents`).
 """
 
 from keras_snnkd import backend
-from keras_snnkd.backend import cpu_malloc, torch_compile, torch_isa_probe, xla_cpu
+from keras_snnkd.backend import (cpu_malloc, torch_compile, torch_isa_probe,
+                                 torch_region_tangents, xla_cpu)
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
 torch_compile.configure()
 torch_isa_probe.configure()
+torch_region_tangents.configure()
 backend.preload()
 
 from keras_snnkd import (  # noqa: E402
