@@ -47,13 +47,14 @@ with its conditions and opt-out:
 
 from keras_snnkd import backend
 from keras_snnkd.backend import (cpu_malloc, torch_compile, torch_isa_probe,
-                                 torch_region_tangents, xla_cpu)
+                                 torch_kernel_batches, torch_region_tangents, xla_cpu)
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
 torch_compile.configure()
 torch_isa_probe.configure()
 torch_region_tangents.configure()
+torch_kernel_batches.configure()
 backend.preload()
 
 from keras_snnkd import (  # noqa: E402
