@@ -46,9 +46,9 @@ _ORIGINAL = "keras_snnkd_original"
 _PENDING = "_keras_snnkd_pending"
 # Scalar argument types the bindings parse (Inductor's own parse_arg has these).
 _SCALAR_PARSERS = {
-    "int64_t": "PyLong_AsLongLong(item)",
-    "uintptr_t": "reinterpret_cast<uintptr_t>(PyLong_AsVoidPtr(item))",
-    "float": "static_cast<float>(PyFloat_AsDouble(item))",
+    "int64_t": "PyLong_AsLongLong({})",
+    "uintptr_t": "reinterpret_cast<uintptr_t>(PyLong_AsVoidPtr({}))",
+    "float": "static_cast<float>(PyFloat_AsDouble({}))",
 }
 _ENTRY_DECLARATION = re.compile(r'^extern "C"\s+void\s+kernel\(', re.MULTILINE)
 _lock = threading.Lock()
@@ -119,7 +119,7 @@ def _argument(argtype, n):
     item = f"PyTuple_GET_ITEM(args, {n})"
     if argtype.endswith("*"):
         return f"static_cast<{_scalar_type(argtype)}>(keras_snnkd_data_ptr({item}))"
-    return "keras_snnkd_check(" + _SCALAR_PARSERS[_scalar_type(argtype)].replace("item", item) + ")"
+    return f"keras_snnkd_check({_SCALAR_PARSERS[_scalar_type(argtype)].format(item)})"
 
 
 def batched_source(kernels):

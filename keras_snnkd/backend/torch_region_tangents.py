@@ -26,9 +26,9 @@ and returns it unchanged everywhere else (the fake-tensor caches included).
 Reference SNN, batch 64, PyTorch alone installed, cold caches, one process
 each, alternating: T = 32, first step 31.8 and 32.3 s against 45.0 and 46.2 s
 without, steps of 367 and 377 ms against 362 and 371 ms, the same losses over
-nine steps; T = 4, 23.4 against 23.9 s. Peak memory at T = 32 may be higher:
-1573-2114 MB in 6 such processes with it, 1621-1890 MB in 5 without (docs:
-results/speed.md).
+nine steps; T = 4, 23.4 against 23.9 s. What a step holds at T = 32 (peak RSS
+with glibc's malloc defaults): 1733 and 1707 MB against 1819 and 1814 MB without
+(docs: results/speed.md).
 
 `configure` leaves ``torch.compile`` alone when:
 
