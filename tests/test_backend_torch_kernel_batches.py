@@ -180,3 +180,45 @@ def test_compiled_kernels_share_files_and_give_eagers_results():
     assert batched["max_error"] <= 1e-5
     # The same kernels in one file per compile worker (two).
     assert len(batched["batches"]) == 2 and sum(batched["batches"]) == kernels
+
+
+# Four kernels held back by one AsyncCompile with two workers (so two batches),
+# one of which does not compile: the batch holding it fails, its other kernel is
+# compiled alone, and the broken one raises Inductor's own error.
+FALLBACK = """
+import json, os, tempfile
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp()
+os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = "2"
+import torch
+from torch._inductor.async_compile import AsyncCompile
+from keras_snnkd.backend import torch_kernel_batches
+
+torch_kernel_batches.install()
+kernel = {kernel!r}
+sources = [kernel.replace("SCALE", scale) for scale in ("2.0f", "3.0f", "zz", "4.0f")]
+split = torch_kernel_batches.groups([len(source) for source in sources], 2)
+compiler = AsyncCompile()
+futures = [compiler.cpp_pybinding({argtypes!r}, source) for source in sources]
+torch_kernel_batches._flush(compiler)
+x = torch.arange(4, dtype=torch.float32)
+results = []
+for future in futures:
+    try:
+        out = torch.zeros(4)
+        future.result()(x, out, 4)
+        results.append(out.tolist())
+    except Exception as e:
+        results.append(type(e).__name__)
+print(json.dumps({{"split": split, "results": results}}))
+"""
+
+
+@TORCH_COMPILE_ONLY
+def test_a_batch_that_fails_compiles_its_kernels_alone():
+    out = run_python(FALLBACK.format(kernel=KERNEL, argtypes=ARGTYPES), "torch")
+    ran = json.loads(out.strip().splitlines()[-1])
+    assert [1, 2] in ran["split"]  # a good kernel shares the broken one's batch
+    results = ran["results"]
+    assert results[0] == [0, 2, 4, 6] and results[1] == [0, 3, 6, 9]
+    assert results[3] == [0, 4, 8, 12]
+    assert "Error" in results[2]

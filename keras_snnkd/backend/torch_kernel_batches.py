@@ -19,7 +19,9 @@ header, file locks and on-disk cache, keyed by the batch's source), and each
 kernel's future resolves to its function in the batch's extension. A kernel that
 does not have the plain shape (its own ``#include`` lines and one
 ``extern "C" void kernel(...)``, with no other top-level code) or has an argument
-type the bindings do not parse is compiled on its own, as Inductor would.
+type the bindings do not parse is compiled on its own, as Inductor would; so is
+each kernel of a batch that fails to build (a kernel that fails alone raises
+Inductor's own error).
 
 `configure` leaves ``torch.compile`` alone when:
 
@@ -55,18 +57,12 @@ _lock = threading.Lock()
 
 
 def wanted(environ, backend):
-    """Whether to batch Inductor's C++ kernels in a process with ``environ``.
-
-    Args:
-        environ: mapping with the process environment.
-        backend: the Keras backend name.
-
-    Returns:
-        True under PyTorch unless opted out.
+    """True under PyTorch (``backend == "torch"``) unless ``environ`` (a mapping
+    such as ``os.environ``) sets `OPT_OUT` to ``"0"``.
 
     Example:
-    >>> from keras_snnkd.backend.torch_kernel_batches import wanted
-    >>> wanted({}, "torch"), wanted({"KERAS_SNNKD_TORCH_KERNEL_BATCHES": "0"}, "torch"), wanted({}, "jax")
+    >>> from keras_snnkd.backend.torch_kernel_batches import OPT_OUT, wanted
+    >>> wanted({}, "torch"), wanted({OPT_OUT: "0"}, "torch"), wanted({}, "tensorflow")
     (True, False, False)
     """
     return backend == "torch" and environ.get(OPT_OUT, "1") != "0"
@@ -262,9 +258,7 @@ def _flush(async_compile):
     workers = get_compile_threads()
     if len(pending) <= workers:
         for kernel in pending:
-            future = getattr(type(async_compile).cpp_pybinding, _ORIGINAL)(
-                async_compile, kernel.argtypes, kernel.source)
-            kernel.load = future.result
+            kernel.load = _alone(async_compile, kernel).result
         return
     for members in groups([len(k.source) for k in pending], workers):
         batch = [pending[i] for i in members]
@@ -272,12 +266,26 @@ def _flush(async_compile):
             batched_source([(k.argtypes, k.source) for k in batch]), "cpu",
             submit_fn=async_compile.submit)
         for i, kernel in enumerate(batch):
-            kernel.load = _entry(load, f"{ENTRY}_{i}")
+            kernel.load = _entry(load, f"{ENTRY}_{i}", async_compile, kernel)
 
 
-def _entry(load, name):
-    """``() -> `` function ``name`` of the extension that ``load()`` returns."""
-    return lambda: getattr(load(), name)
+def _alone(async_compile, kernel):
+    """Inductor's own future for ``kernel``, compiled in a file of its own."""
+    original = getattr(type(async_compile).cpp_pybinding, _ORIGINAL)
+    return original(async_compile, kernel.argtypes, kernel.source)
+
+
+def _entry(load, name, async_compile, kernel):
+    """``() ->`` function ``name`` of the extension ``load()`` returns; where the
+    batch fails to build, ``kernel`` compiled alone (its own error, if any, raised)."""
+
+    def function():
+        try:
+            return getattr(load(), name)
+        except Exception:  # noqa: BLE001 - any failure of the batch: compile the kernel alone
+            return _alone(async_compile, kernel).result()
+
+    return function
 
 
 def _batching_cpp_pybinding(cpp_pybinding):
