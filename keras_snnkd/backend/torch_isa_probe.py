@@ -35,6 +35,8 @@ import threading
 
 import keras
 
+from keras_snnkd.backend import dynamo_callbacks
+
 OPT_OUT = "KERAS_SNNKD_TORCH_ISA_PROBE"
 
 _lock = threading.Lock()
@@ -102,11 +104,4 @@ def configure(environ=None):
 
     if not wanted(environ, "torch", torch.cuda.is_available()):
         return False
-    import torch._dynamo
-
-    handler = getattr(torch._dynamo, "callback_handler", None)
-    if handler is None or not hasattr(handler, "register_start_callback"):
-        return False
-    if _start not in getattr(handler, "start_callbacks", ()):
-        handler.register_start_callback(_start)
-    return True
+    return dynamo_callbacks.on_compile_start(_start)

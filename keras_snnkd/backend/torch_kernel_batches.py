@@ -42,6 +42,8 @@ import threading
 
 import keras
 
+from keras_snnkd.backend import dynamo_callbacks
+
 OPT_OUT = "KERAS_SNNKD_TORCH_KERNEL_BATCHES"
 ENTRY = "kernel"
 _ORIGINAL = "keras_snnkd_original"
@@ -350,11 +352,4 @@ def configure(environ=None):
     environ = os.environ if environ is None else environ
     if not wanted(environ, keras.backend.backend()):
         return False
-    import torch._dynamo
-
-    handler = getattr(torch._dynamo, "callback_handler", None)
-    if handler is None or not hasattr(handler, "register_start_callback"):
-        return False
-    if _install_at_compile not in getattr(handler, "start_callbacks", ()):
-        handler.register_start_callback(_install_at_compile)
-    return True
+    return dynamo_callbacks.on_compile_start(_install_at_compile)
