@@ -21,7 +21,7 @@ import; the ``snnkd`` command line does it for you (``snnkd --backend jax``).
   (TensorFlow is imported only when an export runs).
 - ``snnkd``: the command line (`keras_snnkd.cli`).
 
-Importing keras_snnkd tunes five things of the process for CPU training, each
+Importing keras_snnkd tunes seven things of the process for CPU training, each
 with its conditions and opt-out:
 
 - under JAX, it adds XLA's YNNPACK flag to ``XLA_FLAGS`` (2.4x faster
@@ -34,6 +34,10 @@ with its conditions and opt-out:
   forward pass twice nor compiles the whole step again at its second call
   (reference SNN at T = 32: second step 0.5 s instead of 53 s, first step
   60 s instead of 67 s, in a probe; `keras_snnkd.backend.torch_compile`);
+- under PyTorch, Keras's loss, loss tracker and metrics run as plain PyTorch in
+  that step instead of as graphs compiled for tensors of the output's size
+  (reference SNN: first step 20 s instead of 25 s at T = 4, 29 s instead of 33 s
+  at T = 32, with cold caches, in paired probes; `keras_snnkd.backend.torch_eager_loss`);
 - under PyTorch on a CPU-only machine, TorchInductor's probe of the CPU's vector
   instructions runs in a background thread from the first compile on, while
   Dynamo traces (first step at T = 4: 30 s instead of 34 s with cold caches, in
@@ -51,12 +55,14 @@ with its conditions and opt-out:
 """
 
 from keras_snnkd import backend
-from keras_snnkd.backend import (cpu_malloc, torch_compile, torch_isa_probe,
-                                 torch_kernel_batches, torch_region_tangents, xla_cpu)
+from keras_snnkd.backend import (cpu_malloc, torch_compile, torch_eager_loss,
+                                 torch_isa_probe, torch_kernel_batches,
+                                 torch_region_tangents, xla_cpu)
 
 xla_cpu.configure()  # before anything computes: XLA reads its flags once
 cpu_malloc.configure()
 torch_compile.configure()
+torch_eager_loss.configure()
 torch_isa_probe.configure()
 torch_region_tangents.configure()
 torch_kernel_batches.configure()

@@ -1,5 +1,6 @@
 """Shared fixtures. The suite runs once per backend: KERAS_BACKEND=... pytest."""
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,63 @@ def run_python(code, backend, cwd=None, timeout=300):
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+# Trains a small model (or distils into one) with a compiled step and prints the
+# frames Dynamo compiled at each of three calls (from its debug log) and the logs.
+COMPILED_FIT = """
+import json, logging, os
+os.environ.update({opt_outs})
+import keras, numpy as np
+import keras_snnkd
+from keras_snnkd import models
+from keras_snnkd.distill import Distiller, ResponseKD
+compiled = []
+
+class Frames(logging.Handler):
+    def emit(self, record):
+        if record.msg.startswith("torchdynamo start compiling"):
+            compiled[-1].append(record.args[0])
+
+log = logging.getLogger("torch._dynamo.convert_frame")
+log.setLevel(logging.DEBUG)
+log.addHandler(Frames())
+rng = np.random.default_rng(0)
+x = keras.ops.convert_to_tensor(rng.uniform(size=(8, 8, 8, 1)).astype("float32"))
+y = keras.ops.convert_to_tensor(np.arange(8) % 10)
+keras.utils.set_random_seed(0)
+model = models.dense_snn(timesteps=2, input_shape=(8, 8, 1), hidden=(16,))
+if {distil}:
+    teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(10)])
+    model = Distiller(teacher, model, [ResponseKD()])
+    model.compile(keras.optimizers.Adam(0.01), jit_compile=True)
+else:
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=True)
+logs = []
+for _ in range(3):
+    compiled.append([])
+    step_logs = model.train_on_batch(x, y, return_dict=True)
+    logs.append({{k: float(v) for k, v in step_logs.items()}})
+print(json.dumps({{"compiled": compiled, "logs": logs}}))
+"""
+
+
+def compiled_fit(distil, opt_outs=()):
+    """Runs `COMPILED_FIT` under PyTorch with each setting in ``opt_outs`` (the
+    names of keras_snnkd's opt-out variables) set to 0.
+
+    Returns:
+        ``{"compiled": [frame names] per call, "logs": [{metric: value}] per call}``.
+    """
+    settings = {name: "0" for name in opt_outs}
+    out = run_python(COMPILED_FIT.format(opt_outs=settings, distil=distil), "torch")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def assert_same_logs(logs, expected, rel):
+    """Each call's logs in ``logs`` have ``expected``'s metrics, each within ``rel``."""
+    assert [sorted(step) for step in logs] == [sorted(step) for step in expected]
+    for step, want in zip(logs, expected):
+        assert step == pytest.approx(want, rel=rel)
