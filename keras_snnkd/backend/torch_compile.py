@@ -19,7 +19,8 @@ Marking both frames as frames to skip (not their callees:
 ``torch.compiler.disable(recursive=False)`` semantics) runs them as plain
 Python, and Dynamo compiles each call they make as a frame of its own: the
 model's forward pass (its backward compiled with it), the loss, the optimizer
-update, the metrics. ``backward()`` then runs between compiled frames, no
+update, the metrics (`keras_snnkd.backend.torch_eager_loss` then runs the loss
+and the metrics as plain PyTorch). ``backward()`` then runs between compiled frames, no
 compiled frame holds ``zero_grad()``'s guards, and nothing is compiled again
 at later calls. Reference SNN, batch 64, PyTorch alone installed,
 cold caches, skipping both frames -> the wrapper alone: T = 4, first step 35.7
