@@ -67,7 +67,8 @@ def to_numpy(x):
 
 
 # Trains a small model (or distils into one) with a compiled step and prints the
-# frames Dynamo compiled at each of three calls (from its debug log) and the logs.
+# frames Dynamo compiled at each of three calls (from its debug log) and the logs;
+# then, if asked, the same for a compiled evaluation call.
 COMPILED_FIT = """
 import json, logging, os
 os.environ.update({opt_outs})
@@ -103,19 +104,25 @@ for _ in range(3):
     compiled.append([])
     step_logs = model.train_on_batch(x, y, return_dict=True)
     logs.append({{k: float(v) for k, v in step_logs.items()}})
+if {evaluate}:
+    compiled.append([])
+    step_logs = model.test_on_batch(x, y, return_dict=True)
+    logs.append({{k: float(v) for k, v in step_logs.items()}})
 print(json.dumps({{"compiled": compiled, "logs": logs}}))
 """
 
 
-def compiled_fit(distil, opt_outs=()):
+def compiled_fit(distil, opt_outs=(), evaluate=False):
     """Runs `COMPILED_FIT` under PyTorch with each setting in ``opt_outs`` (the
-    names of keras_snnkd's opt-out variables) set to 0.
+    names of keras_snnkd's opt-out variables) set to 0; with ``evaluate``, a
+    compiled ``test_on_batch`` follows the three training calls.
 
     Returns:
         ``{"compiled": [frame names] per call, "logs": [{metric: value}] per call}``.
     """
     settings = {name: "0" for name in opt_outs}
-    out = run_python(COMPILED_FIT.format(opt_outs=settings, distil=distil), "torch")
+    out = run_python(COMPILED_FIT.format(opt_outs=settings, distil=distil,
+                                         evaluate=evaluate), "torch")
     return json.loads(out.strip().splitlines()[-1])
 
 
