@@ -100,13 +100,9 @@ else:
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=True)
 logs = []
-for _ in range(3):
+for call in [model.train_on_batch] * 3 + ([model.test_on_batch] if {evaluate} else []):
     compiled.append([])
-    step_logs = model.train_on_batch(x, y, return_dict=True)
-    logs.append({{k: float(v) for k, v in step_logs.items()}})
-if {evaluate}:
-    compiled.append([])
-    step_logs = model.test_on_batch(x, y, return_dict=True)
+    step_logs = call(x, y, return_dict=True)
     logs.append({{k: float(v) for k, v in step_logs.items()}})
 print(json.dumps({{"compiled": compiled, "logs": logs}}))
 """

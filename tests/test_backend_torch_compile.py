@@ -63,3 +63,28 @@ def test_distiller_compiling_starts_at_the_step_with_backward():
     # Opted out, Dynamo compiles Keras's wrapper first: the check above can fail.
     assert opted_out["compiled"][0][0] == torch_compile.WRAPPER
     assert_same_logs(default["logs"], opted_out["logs"], rel=1e-6)
+
+
+@TORCH_COMPILE_ONLY
+@pytest.mark.parametrize("callees, graphs", [(False, 1), (True, 0)])
+def test_skip_frames_skips_the_frame_and_with_callees_what_it_calls(callees, graphs):
+    import torch
+    from torch._dynamo.testing import CompileCounter
+
+    def inner(x):
+        return x * 3
+
+    def outer(x):
+        return inner(x) + 1
+
+    assert torch_compile.skip_frames([outer.__code__], callees=callees) is True
+    counter = CompileCounter()
+    assert float(torch.compile(outer, backend=counter)(torch.ones(()))) == 4.0
+    # The outer frame is never traced: a graph, if any, is inner's alone.
+    assert counter.frame_count == graphs
+    assert counter.op_count == graphs
+
+
+@TORCH_COMPILE_ONLY
+def test_skip_frames_has_nothing_to_mark_without_codes():
+    assert torch_compile.skip_frames([]) is False

@@ -32,7 +32,8 @@ step times alike (docs: results/speed.md).
 
 - the Keras backend is not PyTorch;
 - ``KERAS_SNNKD_TORCH_COMPILE_FRAME=0`` is set (the opt-out);
-- the installed PyTorch has no ``torch._dynamo.eval_frame.skip_code``.
+- the installed PyTorch has no way to set a frame's strategy
+  (``torch._dynamo.eval_frame.set_code_exec_strategy``).
 
 Where the installed Keras has no ``one_step_on_data`` wrapper, only
 ``train_step`` is skipped (a test notices the change). A model that overrides
@@ -88,16 +89,31 @@ def step_codes():
     return wrapper_codes() + [TorchTrainer.train_step.__code__]
 
 
-def _skip(codes):
-    """Marks each code object as a frame Dynamo skips (its callees are still
-    compiled); False where this PyTorch has no way to, or there is nothing to mark."""
-    from torch._dynamo import eval_frame
+def skip_frames(codes, callees=False):
+    """Marks each code object as a frame Dynamo skips. Its callees are still
+    compiled (``torch.compiler.disable(recursive=False)`` semantics), or with
+    ``callees`` skipped too (``torch.compiler.disable``'s). Imports PyTorch.
 
-    skip_code = getattr(eval_frame, "skip_code", None)
-    if skip_code is None or not codes:
+    Args:
+        codes: code objects.
+        callees: whether the frames each one calls are skipped as well.
+
+    Returns:
+        False where this PyTorch has no way to set a frame's strategy
+        (``torch._dynamo.eval_frame.set_code_exec_strategy``) or there is
+        nothing to mark; else True.
+    """
+    from torch._dynamo import eval_frame
+    from torch._dynamo import types as dynamo_types
+
+    set_strategy = getattr(eval_frame, "set_code_exec_strategy", None)
+    if set_strategy is None or not hasattr(dynamo_types, "FrameExecStrategy") or not codes:
         return False
+    action = dynamo_types.FrameAction
+    strategy = dynamo_types.FrameExecStrategy(
+        action.SKIP, action.SKIP if callees else action.DEFAULT)
     for code in codes:
-        skip_code(code)
+        set_strategy(code, strategy)
     return True
 
 
@@ -112,7 +128,7 @@ def configure(environ=None):
         True if the frames were marked.
     """
     environ = os.environ if environ is None else environ
-    return wanted(environ, keras.backend.backend()) and _skip(step_codes())
+    return wanted(environ, keras.backend.backend()) and skip_frames(step_codes())
 
 
 def skip_own_frame(fn):
@@ -136,5 +152,5 @@ def skip_own_frame(fn):
     2
     """
     if wanted(os.environ, keras.backend.backend()):
-        _skip([fn.__code__])
+        skip_frames([fn.__code__])
     return fn

@@ -10,10 +10,11 @@ step can measure, but each graph pays a compile's fixed costs: Dynamo,
 AOTAutograd, Inductor and at least one C++ file (0.4 s of which is loading
 Inductor's precompiled header), and the loss pays them again for its backward
 graph. `configure` marks the code of Keras's ``Trainer._compute_loss``,
-``Trainer.compute_metrics`` and the loss tracker's ``Mean.update_state`` with
-Dynamo's frame strategy "skip this frame and every frame it calls" (what
-``torch.compiler.disable`` does to a function it wraps), so they run as plain
-PyTorch, autograd included.
+``Trainer.compute_metrics`` and the loss tracker's ``Mean.update_state`` as
+frames Dynamo skips together with every frame they call (what
+``torch.compiler.disable`` does to a function it wraps;
+`keras_snnkd.backend.torch_compile.skip_frames`), so they run as plain PyTorch,
+autograd included.
 
 Reference SNN, batch 64, PyTorch alone installed, cold caches, one process each,
 compiled -> plain PyTorch alternating (two pairs): first step at T = 4 24.3, 25.9
@@ -46,6 +47,8 @@ The setting holds for the whole process and every Keras model in it.
 import os
 
 import keras
+
+from keras_snnkd.backend.torch_compile import skip_frames
 
 OPT_OUT = "KERAS_SNNKD_TORCH_EAGER_LOSS"
 
@@ -80,21 +83,6 @@ def eager_codes():
     return [f.__code__ for f in functions if f is not None]
 
 
-def _run_eagerly(codes):
-    """Marks each code object as a frame Dynamo skips with every frame it calls;
-    False where this PyTorch has no way to."""
-    from torch._dynamo import eval_frame
-    from torch._dynamo import types as dynamo_types
-
-    set_strategy = getattr(eval_frame, "set_code_exec_strategy", None)
-    if set_strategy is None or not hasattr(dynamo_types, "FrameExecStrategy"):
-        return False
-    skip = dynamo_types.FrameAction.SKIP
-    for code in codes:
-        set_strategy(code, dynamo_types.FrameExecStrategy(skip, skip))
-    return True
-
-
 def configure(environ=None):
     """Makes Keras's loss, loss tracker and metrics (`eager_codes`) run as plain
     PyTorch where `wanted` says so.
@@ -106,4 +94,4 @@ def configure(environ=None):
         True if the frames were marked.
     """
     environ = os.environ if environ is None else environ
-    return wanted(environ, keras.backend.backend()) and _run_eagerly(eager_codes())
+    return wanted(environ, keras.backend.backend()) and skip_frames(eager_codes(), callees=True)
