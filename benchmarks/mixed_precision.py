@@ -143,7 +143,7 @@ def main(argv=None):
         print(json.dumps(result))
         return
     print("speed:", flush=True)
-    result = {"machine": {"cpus": os.cpu_count()}, "T": args.T, "batch": args.batch,
+    result = {"machine": throughput.machine(), "T": args.T, "batch": args.batch,
               "epochs": args.epochs, "speed": speed(args)}
     print("accuracy:", flush=True)
     result["accuracy"] = accuracy(args)

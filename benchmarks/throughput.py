@@ -36,6 +36,7 @@ Usage:
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -51,6 +52,8 @@ SWEEP_T = (1, 2, 4, 8, 16, 32)
 # A peer's worker with this suffix runs its training step under torch.compile.
 COMPILED = "+compile"
 COMPILED_PEERS_T = (4, 32)
+# The CPU's vector extensions that decide how fast its float32 and bfloat16 kernels run.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 # -- worker side --------------------------------------------------------------------------
@@ -356,6 +359,22 @@ def compiled_peers(args):
     return rows
 
 
+def machine():
+    """The machine a run measured: CPU cores, the CPU's model and which of ``CPU_FLAGS`` it
+    has (read from ``/proc/cpuinfo`` where there is one), for every results file."""
+    model, flags = platform.processor() or platform.machine(), set()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    return {"cpus": os.cpu_count(), "cpu": model,
+            "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags]}
+
+
 def write_json(path, result):
     """Writes ``result`` to ``path``, making its folder when missing."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -393,7 +412,7 @@ def main():
     if args.worker:
         return worker(args.worker, args.T, args.batch, jit, args.precision,
                       args.activation_budget)
-    result = {"machine": {"cpus": os.cpu_count()}, "results": main_benchmark(args)}
+    result = {"machine": machine(), "results": main_benchmark(args)}
     for r in result["results"]:
         print(f"{r['backend']:>10}: train {r['snn_train_samples_per_s']:.0f}/s "
               f"(x{r['speedup_vs_spikingjelly']:.2f} SpikingJelly, limit ratio "

@@ -89,7 +89,7 @@ def main(argv=None):
             os.path.expanduser(args.single_backend_envs), "torch")
     rows = [row for T in args.T for row in measure(args, T, python)]
     throughput.write_json(args.json, {
-        "machine": {"cpus": os.cpu_count()}, "batch": args.batch,
+        "machine": throughput.machine(), "batch": args.batch,
         "single_backend_install": bool(args.single_backend_envs), "rows": rows})
 
 

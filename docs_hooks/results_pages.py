@@ -48,6 +48,17 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+def machine(data):
+    """The run's machine as the benchmarks record it (``throughput.machine``): its cores,
+    and its CPU's model and vector extensions where the file has them."""
+    record = data["machine"]
+    text = f"{record['cpus']} CPU cores"
+    if "cpu" in record:
+        described = filter(None, [record["cpu"], ", ".join(record["cpu_flags"])])
+        text += f" ({'; '.join(described)})"
+    return text
+
+
 def mean_std(entry):
     """``{"mean", "std", "runs"}`` of test accuracies as ``97.1 ± 0.2 % (n=3)``."""
     return (f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} % "
@@ -264,7 +275,7 @@ def throughput(data):
              + ("; backend alone: the same with keras_snnkd installed with one backend "
                 "(`pip install keras_snnkd[<backend>]`; the peers' column repeats their own "
                 "environment's). " if alone else ". ") +
-             f"{data['machine']['cpus']} CPU cores, all systems in one run, interleaved.")
+             f"{machine(data)}, all systems in one run, interleaved.")
     flags = [f"{r['backend']}: `XLA_FLAGS={r['xla_flags']}`" for r in results if r.get("xla_flags")]
     if flags:
         notes += (" Set by `import keras_snnkd` (`keras_snnkd.backend.xla_cpu`): "
@@ -329,7 +340,7 @@ def mixed_precision(data):
              f"bfloat16. Test accuracy: the reference network trained {data['epochs']} epochs "
              "on the MNIST subset's 4,000 training images and tested on its 1,000 test images, "
              "mean of the runs (each run's in brackets, one seed each, the same seeds in both "
-             f"precisions). {data['machine']['cpus']} CPU cores.")
+             f"precisions). {machine(data)}.")
     return table(["system", "precision", "`jit_compile`", "train samples/s", "× float32",
                   "inference samples/s", "× float32", "peak RSS MB", "test accuracy"],
                  rows) + notes
@@ -347,7 +358,7 @@ def torch_memory_budget(data):
              f"default), {where}; the peers in eager PyTorch. × default: step time against "
              "the default budget's at the same T. Memory: peak resident set of the worker "
              "(in brackets: growth after the imports). First steps with cold compiler caches. "
-             f"{data['machine']['cpus']} CPU cores; per T, all systems interleaved in one run.")
+             f"{machine(data)}; per T, all systems interleaved in one run.")
     return table(["system", "T", "first step (s)", "step (ms)", "× default", "train samples/s",
                   "peak RSS MB (training)", "peak / SpikingJelly's"], rows) + notes
 

@@ -178,3 +178,21 @@ def test_the_memory_budget_table_shows_each_system_at_each_T():
         assert cells[3:5] == [f"{1000 * r['step_s']:.0f}", f"{r['step_vs_default']:.2f}"]
         assert cells[6:] == [f"{r['peak_rss_mb']:.0f} ({r['training_rss_mb']:.0f})",
                              f"{r['peak_vs_spikingjelly']:.2f}"]
+
+
+def test_the_notes_name_the_cpu_where_the_file_records_it():
+    record = {"cpus": 2, "cpu": "Some CPU", "cpu_flags": ["avx2", "amx_bf16"]}
+    assert results_pages.machine({"machine": record}) == "2 CPU cores (Some CPU; avx2, amx_bf16)"
+    record["cpu_flags"] = []
+    assert results_pages.machine({"machine": record}) == "2 CPU cores (Some CPU)"
+    assert results_pages.machine({"machine": {"cpus": 2}}) == "2 CPU cores"  # older files
+
+
+def test_the_benchmarks_record_the_machines_cpu():
+    spec = importlib.util.spec_from_file_location(
+        "throughput", pathlib.Path(ROOT) / "benchmarks" / "throughput.py")
+    throughput = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(throughput)
+    record = throughput.machine()
+    assert record["cpus"] >= 1 and record["cpu"]
+    assert set(record["cpu_flags"]) <= set(throughput.CPU_FLAGS)
