@@ -14,8 +14,8 @@ DOCS = pathlib.Path(ROOT) / "docs"
 HOOKS = pathlib.Path(ROOT) / "docs_hooks"
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, HOOKS / f"{name}.py")
+def load(name, folder=HOOKS):
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -189,10 +189,7 @@ def test_the_notes_name_the_cpu_where_the_file_records_it():
 
 
 def test_the_benchmarks_record_the_machines_cpu():
-    spec = importlib.util.spec_from_file_location(
-        "throughput", pathlib.Path(ROOT) / "benchmarks" / "throughput.py")
-    throughput = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(throughput)
+    throughput = load("throughput", pathlib.Path(ROOT) / "benchmarks")
     record = throughput.machine()
     assert record["cpus"] >= 1 and record["cpu"]
     assert set(record["cpu_flags"]) <= set(throughput.CPU_FLAGS)
