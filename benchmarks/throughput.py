@@ -20,6 +20,9 @@ TensorFlow and JAX keep none by default). Last, at T = 4 and 32,
 the peers' training steps under ``torch.compile`` against the SNN compiled on PyTorch: the
 same compiler, its compile time and the step it gives.
 
+Every run is checked against keras_snnkd's speed targets (speed_targets.py), each written
+to the JSON file under ``targets``; ``--check-targets`` makes a missed one exit with status 1.
+
 With ``--single-backend-envs DIR``, the SNN's peak memory is also measured with only one
 backend installed (``pip install keras_snnkd[<backend>]`` in a virtual environment per
 backend, made in DIR when missing). In the full environment ``import keras`` also imports
@@ -45,6 +48,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import speed_targets  # noqa: E402  (a sibling module: the targets a run is checked against)
+
 ROOT = os.path.dirname(HERE)
 BACKENDS = ("tensorflow", "jax", "torch")
 PEERS = ("snntorch", "spikingjelly")
@@ -96,7 +102,6 @@ def keras_steps(kind, timesteps, batch, jit_compile, precision, activation_budge
 def peer_steps(name, timesteps, batch, compiled, precision):
     import torch
 
-    sys.path.insert(0, HERE)
     from peer_networks import PEERS as NETS, autocast, train_step_fn
 
     train = train_step_fn(name, timesteps, batch, precision=precision)
@@ -405,6 +410,9 @@ def main():
                    help="also measure the SNN's peak memory with one backend installed, in "
                         "virtual environments DIR/<backend> (made when missing)")
     p.add_argument("--json", default=None)
+    p.add_argument("--check-targets", action="store_true",
+                   help="exit with status 1 when the run misses a speed target "
+                        "(speed_targets.py; checked at T = 4, batch 64)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--activation-budget", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -423,8 +431,13 @@ def main():
         result["sweep"] = sweep(args)
         if args.jit == "true" and "torch" in selected_backends(args):
             result["compiled_peers"] = compiled_peers(args)
+    result["targets"] = speed_targets.check(result)
+    print("speed targets:\n" + (speed_targets.report(result["targets"])
+                                 or "  none checked: they hold at T = 4, batch 64"))
     if args.json:
         write_json(args.json, result)
+    if args.check_targets and not all(t["met"] for t in result["targets"]):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -253,6 +253,17 @@ def _jit_compile(results):
     return f"`jit_compile=\"auto\"` (Keras's default; it resolved to {', '.join(parts)})"
 
 
+def speed_targets(targets):
+    """The speed targets a throughput run checked (``benchmarks/speed_targets.py``): each
+    one's wanted figure, the deciding backend's figure and every backend's."""
+    rows = [[t["target"], f"{t['compare'].replace('>=', '≥').replace('<=', '≤')} "
+             f"{t['wanted']:g}", f"{t['measured']:.2f} ({t['backend']})",
+             ", ".join(f"{name} {value:.2f}" for name, value in t["values"].items()),
+             "yes" if t["met"] else "**no**"] for t in targets]
+    return table(["speed target", "wanted", "measured (deciding backend)", "every backend",
+                  "met"], rows)
+
+
 def throughput(data):
     results = data["results"]
     first = results[0]
@@ -283,6 +294,8 @@ def throughput(data):
     out = table(["system", "train samples/s", "× SpikingJelly", "× best peer", "limit ratio",
                  "inference samples/s", "peak RSS MB (training)"]
                 + (["peak RSS MB, backend alone (training)"] if alone else []), rows) + notes
+    if data.get("targets"):
+        out += "\n\n" + speed_targets(data["targets"])
     if data.get("sweep"):
         # Runs before the sweep timed reruns have no such column.
         reruns = all("rerun_first_step_s" in r for r in data["sweep"])

@@ -177,7 +177,7 @@ def reused_region(fn):
     traces a neuron's time step once per layer and input shape, instead of
     ``T`` times, and runs it as one fused kernel per step. Unrolled inline, the
     whole loop became one kernel whose compile time and step time grew faster
-    than ``T`` (docs: results/speed.md). On TensorFlow and JAX, and on backends
+    than ``T`` (docs: results/speed-notes.md). On TensorFlow and JAX, and on backends
     keras_snnkd does not support, ``fn`` itself: XLA has no such region, and
     `fusion_barrier` keeps its unrolled loop linear in ``T``.
 

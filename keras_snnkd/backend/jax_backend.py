@@ -9,10 +9,10 @@ from keras_snnkd.backend import xla_fusion
 fusion_barrier = xla_fusion.fusion_barrier
 reused_region = xla_fusion.reused_region
 # TimeFolded's default: XLA's CPU training steps ran faster on chunks of 4 time
-# steps than on all of them at once (docs: results/speed.md).
+# steps than on all of them at once (docs: results/speed-notes.md).
 FOLD_STEPS = 4
 # TimeFolded calls Keras's pooling layer: XLA's pooling keeps nothing for the
-# backward pass, and the reshape-and-mean form stepped alike (docs: results/speed.md).
+# backward pass, and the reshape-and-mean form stepped alike (docs: results/speed-notes.md).
 POOLS_AS_MEAN = False
 
 

@@ -8,11 +8,11 @@ from keras_snnkd.backend import xla_fusion
 fusion_barrier = xla_fusion.fusion_barrier
 reused_region = xla_fusion.reused_region
 # TimeFolded's default: XLA's CPU training steps ran faster on chunks of 4 time
-# steps than on all of them at once (docs: results/speed.md).
+# steps than on all of them at once (docs: results/speed-notes.md).
 FOLD_STEPS = 4
 # TimeFolded calls Keras's pooling layer: TensorFlow's AvgPoolGrad takes only the
 # input's shape, and the reshape-and-mean form made the step without XLA 30 % slower
-# (T = 4: 83 against 63-65 ms; alike with XLA; docs: results/speed.md).
+# (T = 4: 83 against 63-65 ms; alike with XLA; docs: results/speed-notes.md).
 POOLS_AS_MEAN = False
 
 

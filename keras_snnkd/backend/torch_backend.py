@@ -5,7 +5,7 @@ import torch
 from keras import ops
 
 # TimeFolded's default: all time steps in one fold. Under torch.compile, chunks of
-# 4 steps made the training step slower (docs: results/speed.md).
+# 4 steps made the training step slower (docs: results/speed-notes.md).
 FOLD_STEPS = None
 # TimeFolded pools tiling windows as a reshape and a mean: ATen's avg_pool keeps its
 # input for the backward pass (keras_snnkd.layers.tiled_pooling).

@@ -26,7 +26,7 @@ at later calls. Reference SNN, batch 64, PyTorch alone installed,
 cold caches, skipping both frames -> the wrapper alone: T = 4, first step 35.7
 -> 36.3 s, second step 0.07 -> 24.8 s, peak RSS 742 -> 756 MB; T = 32, first
 step 60.4 -> 67.3 s, second step 0.49 -> 53.3 s, peak RSS 2143 -> 2439 MB;
-step times alike (docs: results/speed.md).
+step times alike (docs: results/speed-notes.md).
 
 `configure` leaves ``torch.compile`` alone when:
 

@@ -19,7 +19,7 @@ autograd included.
 Reference SNN, batch 64, PyTorch alone installed, cold caches, one process each,
 compiled -> plain PyTorch alternating (two pairs): first step at T = 4 24.3, 25.9
 -> 20.3, 19.7 s, at T = 32 33.3, 33.4 -> 28.5, 29.3 s; median steps 57-60 -> 59
-ms and 415-429 -> 418-419 ms (docs: results/speed.md). Per frame, the loss took
+ms and 415-429 -> 418-419 ms (docs: results/speed-notes.md). Per frame, the loss took
 1.6 s, the loss tracker's update and the metrics 0.8-0.9 s each, the loss's
 backward the rest. The losses agree to 1e-6 over 21 steps at T = 4; at T = 32
 rounding differences flip spikes after 11 steps, and the runs drift apart by up

@@ -20,7 +20,7 @@ Reference SNN, batch 64, one process each with an empty cache folder, then a
 rerun with it, off -> on alternating (two pairs): first step at T = 4 34.1, 34.5
 -> 29.6, 29.6 s (rerun 11.3, 11.4 -> 10.6, 10.6 s); at T = 32 60.9, 60.8 ->
 52.9, 53.8 s (rerun 23.5, 24.7 -> 21.8, 22.3 s); the same compiled kernels
-(docs: results/speed.md).
+(docs: results/speed-notes.md).
 
 `configure` leaves ``torch.compile`` alone when:
 

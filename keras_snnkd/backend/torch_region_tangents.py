@@ -28,7 +28,7 @@ each, alternating: T = 32, first step 31.8 and 32.3 s against 45.0 and 46.2 s
 without, steps of 367 and 377 ms against 362 and 371 ms, the same losses over
 nine steps; T = 4, 23.4 against 23.9 s. What a step holds at T = 32 (peak RSS
 with glibc's malloc defaults): 1733 and 1707 MB against 1819 and 1814 MB without
-(docs: results/speed.md).
+(docs: results/speed-notes.md).
 
 `configure` leaves ``torch.compile`` alone when:
 
