@@ -22,6 +22,9 @@ import operator
 
 TARGET_T, TARGET_BATCH, SWEEP_T = 4, 64, 32
 COMPARE = {">=": operator.ge, "<=": operator.le}
+# Per comparison: which backend's figure is the best one and which the worst one.
+BEST = {">=": max, "<=": min}
+WORST = {">=": min, "<=": max}
 
 
 def _peak_vs_spikingjelly(r):
@@ -33,9 +36,7 @@ def _peak_vs_spikingjelly(r):
 def _target(name, compare, wanted, values, best=False):
     """One target over ``values`` (backend -> figure): the best backend's figure where
     ``best``, else the worst one's."""
-    better = max if compare == ">=" else min
-    pick = better if best else (min if better is max else max)
-    where = pick(values, key=values.get)
+    where = (BEST if best else WORST)[compare](values, key=values.get)
     return {"target": name, "compare": compare, "wanted": wanted, "measured": values[where],
             "backend": where, "values": values,
             "met": COMPARE[compare](values[where], wanted)}
@@ -76,7 +77,7 @@ def check(result):
         targets += [
             _target(f"T = {SWEEP_T} first step (s)", "<=", 30.0,
                     {s["backend"]: s["first_step_s"] for s in sweep}),
-            _target(f"T = {SWEEP_T} step / T = 4 step", "<=", 9.0,
+            _target(f"T = {SWEEP_T} step / T = {TARGET_T} step", "<=", 9.0,
                     {s["backend"]: s["step_vs_T4"] for s in sweep}),
         ]
     targets.append(_target("peak memory / SpikingJelly's", "<=", 1.0,

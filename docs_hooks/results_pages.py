@@ -256,8 +256,8 @@ def _jit_compile(results):
 def speed_targets(targets):
     """The speed targets a throughput run checked (``benchmarks/speed_targets.py``): each
     one's wanted figure, the deciding backend's figure and every backend's."""
-    rows = [[t["target"], f"{t['compare'].replace('>=', '≥').replace('<=', '≤')} "
-             f"{t['wanted']:g}", f"{t['measured']:.2f} ({t['backend']})",
+    symbol = {">=": "≥", "<=": "≤"}
+    rows = [[t["target"], f"{symbol[t['compare']]} {t['wanted']:g}", f"{t['measured']:.2f} ({t['backend']})",
              ", ".join(f"{name} {value:.2f}" for name, value in t["values"].items()),
              "yes" if t["met"] else "**no**"] for t in targets]
     return table(["speed target", "wanted", "measured (deciding backend)", "every backend",
